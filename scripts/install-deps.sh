@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages revm needs to build, test and benchmark.
+# Usage: scripts/install-deps.sh [--check]
+#   --check  only report missing packages (exit 1 if any are missing)
+# As root it installs what is missing with apt-get; otherwise it names the
+# missing packages and the command to install them, and fails.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential pkg-config clang libclang-rt-14-dev musl-tools
+  libarchive-dev libcurl4-openssl-dev libssl-dev libsodium-dev libinih-dev libcmocka-dev
+  # image pipeline
+  btrfs-progs e2fsprogs qemu-utils fakeroot xz-utils zstd kmod cpio
+  # VMs
+  qemu-system-x86
+  # fixtures and tests
+  debootstrap busybox-static b3sum minisign tmux desktop-file-utils socat python3 util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "${1:-}" = "--check" ]; then
+  echo "install-deps: missing Debian packages: ${missing[*]}" >&2
+  exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing Debian packages: ${missing[*]}; run as root: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
