@@ -1,0 +1,195 @@
+/* Wire codec for the revm bridge protocol (bridge/PROTOCOL.md, the normative spec).
+ *
+ * Pure functions over byte buffers: no I/O, no allocation. Both ends link this file; the
+ * host treats every byte it decodes as hostile, so every decoder checks every bound and
+ * reports malformed input instead of trusting a length.
+ * Builds with glibc and with static musl (the guest daemon). */
+#ifndef BRIDGE_PROTO_H
+#define BRIDGE_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_MAGIC 0x424d5652u /* "RVMB" little-endian */
+#define PROTO_VERSION 1
+#define PROTO_HDR_SIZE 12
+#define PROTO_PREHELLO_MAX_FRAME 4096u
+#define PROTO_MAX_FRAME_HARD (1u << 20)
+#define PROTO_DEFAULT_MAX_FRAME (256u * 1024u)
+#define PROTO_DEFAULT_WINDOW (1u << 20)
+#define PROTO_MIN_WINDOW 4096u
+#define PROTO_MAX_WINDOW (16u << 20)
+#define PROTO_MAX_STR 4096u
+#define PROTO_MAX_ARGS 1024u
+#define PROTO_MAX_CHANNELS 1024u
+#define PROTO_GUEST_CHAN_BIT 0x80000000u
+
+enum proto_type {
+    /* control channel */
+    PROTO_HELLO = 0x01,
+    PROTO_PING = 0x02,
+    PROTO_PONG = 0x03,
+    PROTO_ERROR = 0x04,
+    PROTO_GOODBYE = 0x05,
+    /* any channel */
+    PROTO_OPEN = 0x10,
+    PROTO_OPEN_OK = 0x11,
+    PROTO_CH_ERROR = 0x12,
+    PROTO_DATA = 0x13,
+    PROTO_EOF = 0x14,
+    PROTO_CREDIT = 0x15,
+    PROTO_CLOSE = 0x16,
+    /* exec service */
+    PROTO_WINSIZE = 0x20,
+    PROTO_SIGNAL = 0x21,
+    PROTO_EXIT = 0x22,
+};
+
+enum proto_service { PROTO_SVC_EXEC = 1, PROTO_SVC_FS = 2, PROTO_SVC_DEVICE = 3,
+                     PROTO_SVC_DESKTOP = 4, PROTO_SVC_PACKAGES = 5 };
+
+enum proto_stream { PROTO_STDIN = 0, PROTO_STDOUT = 1, PROTO_STDERR = 2 };
+
+enum proto_feature { PROTO_F_EXEC = 1u << 0, PROTO_F_PTY = 1u << 1 };
+
+enum proto_exec_flag { PROTO_EXEC_PTY = 1u << 0, PROTO_EXEC_LOGIN = 1u << 1,
+                       PROTO_EXEC_NOPATH = 1u << 2 };
+
+/* Errno values on the wire are Linux numbers (PROTOCOL.md, Errors). */
+enum proto_errno {
+    PROTO_EPERM = 1, PROTO_ENOENT = 2, PROTO_ESRCH = 3, PROTO_EIO = 5, PROTO_E2BIG = 7,
+    PROTO_EBADF = 9, PROTO_EAGAIN = 11, PROTO_ENOMEM = 12, PROTO_EACCES = 13, PROTO_EBUSY = 16,
+    PROTO_EEXIST = 17, PROTO_EINVAL = 22, PROTO_ENOSPC = 28, PROTO_ENOSYS = 38, PROTO_EPROTO = 71,
+    PROTO_EMSGSIZE = 90, PROTO_EPROTONOSUPPORT = 93, PROTO_EOPNOTSUPP = 95, PROTO_ETIMEDOUT = 110,
+};
+
+typedef struct proto_hdr {
+    uint32_t len;  /* payload bytes */
+    uint32_t chan;
+    uint8_t type;
+    uint8_t flags;
+} proto_hdr;
+
+void proto_hdr_encode(uint8_t out[PROTO_HDR_SIZE], const proto_hdr *h);
+/* Returns false when h->len > max_frame (a connection error: the stream cannot be trusted). */
+bool proto_hdr_decode(const uint8_t in[PROTO_HDR_SIZE], uint32_t max_frame, proto_hdr *h);
+
+/* ---- bounded payload reader: any overrun sets err and returns zeros ---- */
+typedef struct proto_rd {
+    const uint8_t *p;
+    size_t len, off;
+    bool err;
+} proto_rd;
+
+void proto_rd_init(proto_rd *r, const uint8_t *p, size_t len);
+uint8_t proto_rd_u8(proto_rd *r);
+uint16_t proto_rd_u16(proto_rd *r);
+uint32_t proto_rd_u32(proto_rd *r);
+uint64_t proto_rd_u64(proto_rd *r);
+/* Points *s into the buffer (not NUL-terminated); rejects > PROTO_MAX_STR and embedded NUL. */
+void proto_rd_str(proto_rd *r, const char **s, uint32_t *n);
+/* true when no error occurred and every byte was consumed */
+bool proto_rd_done(const proto_rd *r);
+
+/* ---- bounded payload writer: overflow sets err ---- */
+typedef struct proto_wr {
+    uint8_t *p;
+    size_t cap, len;
+    bool err;
+} proto_wr;
+
+void proto_wr_init(proto_wr *w, uint8_t *p, size_t cap);
+void proto_wr_u8(proto_wr *w, uint8_t v);
+void proto_wr_u16(proto_wr *w, uint16_t v);
+void proto_wr_u32(proto_wr *w, uint32_t v);
+void proto_wr_u64(proto_wr *w, uint64_t v);
+void proto_wr_bytes(proto_wr *w, const void *p, size_t n);
+void proto_wr_str(proto_wr *w, const char *s, size_t n);
+
+/* ---- typed messages. Decoders return false on malformed payloads. Decoded strings point
+ * into the payload buffer and are NOT NUL-terminated: use the lengths. ---- */
+typedef struct proto_str {
+    const char *s;
+    uint32_t n;
+} proto_str;
+
+typedef struct proto_hello {
+    uint16_t version_min, version_max;
+    uint32_t features, max_frame, window;
+    proto_str agent;
+} proto_hello;
+
+typedef struct proto_exec_open {
+    uint32_t flags;
+    uint16_t rows, cols;
+    proto_str user, cwd;
+    uint32_t argc, envc;
+    proto_str argv[PROTO_MAX_ARGS];
+    proto_str env[PROTO_MAX_ARGS];
+} proto_exec_open;
+
+typedef struct proto_exit {
+    uint8_t how; /* 0 exited, 1 killed by signal */
+    int32_t value;
+    uint8_t core_dumped;
+} proto_exit;
+
+/* Each encoder writes a whole frame (header + payload) into out[cap] and returns its size,
+ * or 0 when it does not fit (or a string exceeds PROTO_MAX_STR). */
+size_t proto_enc_hello(uint8_t *out, size_t cap, const proto_hello *m);
+size_t proto_enc_u64(uint8_t *out, size_t cap, uint8_t type, uint64_t v);          /* PING, PONG */
+size_t proto_enc_error(uint8_t *out, size_t cap, uint8_t type, uint32_t chan, uint32_t code,
+                       const char *text); /* ERROR (chan 0) or CH_ERROR */
+size_t proto_enc_empty(uint8_t *out, size_t cap, uint8_t type, uint32_t chan);     /* CLOSE */
+size_t proto_enc_exec_open(uint8_t *out, size_t cap, uint32_t chan, const proto_exec_open *m);
+size_t proto_enc_open_ok(uint8_t *out, size_t cap, uint32_t chan, uint32_t pid);
+/* DATA header only (13 bytes: frame header + stream byte); the caller sends the data after it,
+ * so bulk bytes are never copied. Returns PROTO_HDR_SIZE + 1. */
+size_t proto_enc_data_hdr(uint8_t *out, uint32_t chan, uint8_t stream, uint32_t n);
+size_t proto_enc_stream(uint8_t *out, size_t cap, uint8_t type, uint32_t chan, uint8_t stream); /* EOF */
+size_t proto_enc_credit(uint8_t *out, size_t cap, uint32_t chan, uint8_t stream, uint32_t bytes);
+size_t proto_enc_winsize(uint8_t *out, size_t cap, uint32_t chan, uint16_t rows, uint16_t cols);
+size_t proto_enc_signal(uint8_t *out, size_t cap, uint32_t chan, uint32_t signo);
+size_t proto_enc_exit(uint8_t *out, size_t cap, uint32_t chan, const proto_exit *m);
+
+bool proto_dec_hello(const uint8_t *p, size_t n, proto_hello *m); /* checks magic and bounds */
+bool proto_dec_u64(const uint8_t *p, size_t n, uint64_t *v);
+bool proto_dec_error(const uint8_t *p, size_t n, uint32_t *code, proto_str *text);
+bool proto_dec_open_service(const uint8_t *p, size_t n, uint16_t *service);
+bool proto_dec_exec_open(const uint8_t *p, size_t n, proto_exec_open *m); /* after the u16 service */
+bool proto_dec_open_ok(const uint8_t *p, size_t n, uint32_t *pid);
+bool proto_dec_data(const uint8_t *p, size_t n, uint8_t *stream, const uint8_t **data, size_t *dn);
+bool proto_dec_stream(const uint8_t *p, size_t n, uint8_t *stream);
+bool proto_dec_credit(const uint8_t *p, size_t n, uint8_t *stream, uint32_t *bytes);
+bool proto_dec_winsize(const uint8_t *p, size_t n, uint16_t *rows, uint16_t *cols);
+bool proto_dec_signal(const uint8_t *p, size_t n, uint32_t *signo);
+bool proto_dec_exit(const uint8_t *p, size_t n, proto_exit *m);
+
+/* Negotiation (PROTOCOL.md, Control channel). Returns false when the version ranges do not
+ * overlap; otherwise fills the agreed version, features, max_frame. */
+bool proto_negotiate(const proto_hello *mine, const proto_hello *peer, uint16_t *version,
+                     uint32_t *features, uint32_t *max_frame);
+
+/* ---- incremental frame reader for non-blocking streams ----
+ * Feed it bytes as they arrive; it yields whole frames. Its buffer is fixed at
+ * PROTO_HDR_SIZE + limit, so a hostile peer cannot make it grow. */
+typedef struct proto_reader {
+    uint32_t limit;  /* max payload accepted (own announced max_frame) */
+    uint8_t *buf;    /* caller-provided, PROTO_HDR_SIZE + limit bytes */
+    size_t have;
+    proto_hdr hdr;
+    bool have_hdr;
+} proto_reader;
+
+enum proto_read_status { PROTO_NEED_MORE = 0, PROTO_FRAME = 1, PROTO_BAD_FRAME = -1 };
+
+void proto_reader_init(proto_reader *r, uint8_t *buf, uint32_t limit);
+/* Consumes up to n bytes from in, sets *used. On PROTO_FRAME, *h and *payload describe one
+ * frame valid until the next call. PROTO_BAD_FRAME: header len above limit (connection error). */
+int proto_reader_feed(proto_reader *r, const uint8_t *in, size_t n, size_t *used, proto_hdr *h,
+                      const uint8_t **payload);
+
+const char *proto_type_name(uint8_t type); /* for logs; "unknown" for unknown types */
+
+#endif
