@@ -58,17 +58,25 @@ wait_for() {
   done
 }
 
-# revm_accel: "kvm" when KVM can run a guest here, else "tcg". REVM_ACCEL overrides.
-# /dev/kvm may exist while nested virtualisation is broken, so this boots firmware
-# under KVM and checks that it really ran (SeaBIOS writes to the debug console).
+# revm_accel: "kvm" when QEMU can run a KVM guest here, else "tcg". REVM_ACCEL overrides.
+# /dev/kvm may exist and even run firmware while QEMU cannot use it for a real guest (nested
+# virtualisation here: QEMU aborts with -cpu host, and hangs silently with its default CPU),
+# so the probe starts QEMU exactly as the VMs are started (-accel kvm -cpu host), paused,
+# and asks it to quit. Same rule as bridge/supervisor/accel.c.
 revm_accel() {
   if [ -n "${REVM_ACCEL:-}" ]; then echo "$REVM_ACCEL"; return; fi
-  local log=$T/accel-probe.log
-  if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-    timeout 5 qemu-system-x86_64 -accel kvm -M q35 -m 64 -nodefaults -display none \
-      -chardev file,id=dbg,path="$log" -device isa-debugcon,iobase=0x402,chardev=dbg \
-      >/dev/null 2>&1 </dev/null || true
-    if grep -q 'No bootable device' "$log" 2>/dev/null; then echo kvm; return; fi
+  # The subshell keeps bash's "Aborted" job report for a crashing QEMU out of the output.
+  if [ -r /dev/kvm ] && [ -w /dev/kvm ] && (
+       printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"quit"}' |
+         timeout 10 qemu-system-x86_64 -accel kvm -cpu host -M q35 -m 64 -nodefaults \
+           -no-user-config -display none -S -qmp stdio >/dev/null 2>&1) 2>/dev/null; then
+    echo kvm
+  else
+    echo tcg
   fi
-  echo tcg
+}
+
+# qemu_accel_args: the -accel/-cpu pair matching revm_accel, for test boots.
+qemu_accel_args() {
+  if [ "$(revm_accel)" = kvm ]; then echo "-accel kvm -cpu host"; else echo "-accel tcg -cpu max"; fi
 }
