@@ -1,6 +1,7 @@
 /* `revm start|stop|restart|status|list|console|logs [VM]`, and the "make sure the VM runs"
  * step before `revm PROGRAM`: both talk to revmd over STATE/control.sock (see
- * supervisor/control.h), starting a per-user revmd in the background when none runs. */
+ * supervisor/control.h), starting a revmd in the background when none runs. root uses the
+ * system instance (/run/revm, the one Redox's boot units start); other users their own. */
 #include "lifecycle.h"
 
 #include <errno.h>
@@ -70,7 +71,11 @@ static int spawn_revmd(const char *state)
             dup2(out, 1);
             dup2(out, 2);
         }
-        execl(bin, "revmd", (char *)NULL);
+        /* root shares the system instance (/run/revm) with the boot units */
+        if (geteuid() == 0)
+            execl(bin, "revmd", "--system", (char *)NULL);
+        else
+            execl(bin, "revmd", (char *)NULL);
         _exit(127);
     }
     int st;
@@ -88,7 +93,7 @@ static int spawn_revmd(const char *state)
 int cli_control_open(bool spawn, char *err, size_t errlen)
 {
     char state[PATH_MAX];
-    if (sup_state_dir(false, state, err, errlen) < 0)
+    if (sup_state_dir(geteuid() == 0, state, err, errlen) < 0)
         return -1;
     int fd = control_connect(state);
     if (fd < 0 && spawn)
@@ -168,7 +173,7 @@ int cli_vm_ready(const char *vm, char client_sock[PATH_MAX], char *err, size_t e
     }
     close(fd);
     char state[PATH_MAX];
-    if (sup_state_dir(false, state, err, errlen) < 0)
+    if (sup_state_dir(geteuid() == 0, state, err, errlen) < 0)
         return -1;
     if (!sup_vm_path(client_sock, PATH_MAX, state, vm, "client.sock")) {
         snprintf(err, errlen, "VM %s: state path too long", vm);
@@ -197,7 +202,7 @@ static int console(const char *vm)
 {
     char state[PATH_MAX], err[512];
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (sup_state_dir(false, state, err, sizeof err) < 0 ||
+    if (sup_state_dir(geteuid() == 0, state, err, sizeof err) < 0 ||
         !sup_vm_path(sa.sun_path, sizeof sa.sun_path, state, vm, "console.sock")) {
         fprintf(stderr, "revm: %s\n", err);
         return 1;
@@ -253,7 +258,7 @@ int cli_lifecycle_main(int argc, char **argv)
         vm = "app"; /* start/stop/restart default to the app VM, like `revm PROGRAM` */
     char state[PATH_MAX], err[512], path[PATH_MAX];
     if (!strcmp(cmd, "logs") || !strcmp(cmd, "console")) {
-        if (sup_state_dir(false, state, err, sizeof err) < 0) {
+        if (sup_state_dir(geteuid() == 0, state, err, sizeof err) < 0) {
             fprintf(stderr, "revm: %s\n", err);
             return 1;
         }

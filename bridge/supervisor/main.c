@@ -215,7 +215,7 @@ int main(int argc, char **argv)
     if (!*images)
         (env = getenv("REVM_IMAGES")) && *env ? (void)snprintf(images, sizeof images, "%s", env)
                                               : default_data_dir(images, "images");
-    char state[PATH_MAX], err[512], path[PATH_MAX];
+    char state[PATH_MAX], err[512], path[PATH_MAX + 16];
     if (sup_state_dir(system, state, err, sizeof err) < 0) {
         fprintf(stderr, "revmd: %s\n", err);
         return 1;
