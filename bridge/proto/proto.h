@@ -152,6 +152,7 @@ size_t proto_enc_credit(uint8_t *out, size_t cap, uint32_t chan, uint8_t stream,
 size_t proto_enc_winsize(uint8_t *out, size_t cap, uint32_t chan, uint16_t rows, uint16_t cols);
 size_t proto_enc_signal(uint8_t *out, size_t cap, uint32_t chan, uint32_t signo);
 size_t proto_enc_exit(uint8_t *out, size_t cap, uint32_t chan, const proto_exit *m);
+size_t proto_enc_goodbye(uint8_t *out, size_t cap, const char *reason); /* chan 0; NULL = "" */
 
 bool proto_dec_hello(const uint8_t *p, size_t n, proto_hello *m); /* checks magic and bounds */
 bool proto_dec_u64(const uint8_t *p, size_t n, uint64_t *v);
@@ -164,7 +165,12 @@ bool proto_dec_stream(const uint8_t *p, size_t n, uint8_t *stream);
 bool proto_dec_credit(const uint8_t *p, size_t n, uint8_t *stream, uint32_t *bytes);
 bool proto_dec_winsize(const uint8_t *p, size_t n, uint16_t *rows, uint16_t *cols);
 bool proto_dec_signal(const uint8_t *p, size_t n, uint32_t *signo);
-bool proto_dec_exit(const uint8_t *p, size_t n, proto_exit *m);
+bool proto_dec_exit(const uint8_t *p, size_t n, proto_exit *m); /* how, core_dumped in 0..1 */
+bool proto_dec_goodbye(const uint8_t *p, size_t n, proto_str *reason);
+/* Bounds the decoders enforce beyond "every byte consumed": HELLO magic, version_min <=
+ * version_max, max_frame in [PROTO_PREHELLO_MAX_FRAME, PROTO_MAX_FRAME_HARD], window in
+ * [PROTO_MIN_WINDOW, PROTO_MAX_WINDOW]; stream bytes (DATA, EOF, CREDIT) <= PROTO_STDERR;
+ * argc, envc <= PROTO_MAX_ARGS (argc 0 is accepted: login shell). DATA may carry 0 bytes. */
 
 /* Negotiation (PROTOCOL.md, Control channel). Returns false when the version ranges do not
  * overlap; otherwise fills the agreed version, features, max_frame. */
@@ -186,7 +192,9 @@ enum proto_read_status { PROTO_NEED_MORE = 0, PROTO_FRAME = 1, PROTO_BAD_FRAME =
 
 void proto_reader_init(proto_reader *r, uint8_t *buf, uint32_t limit);
 /* Consumes up to n bytes from in, sets *used. On PROTO_FRAME, *h and *payload describe one
- * frame valid until the next call. PROTO_BAD_FRAME: header len above limit (connection error). */
+ * frame valid until the next call. *payload points into buf, or directly into `in` when the
+ * whole frame was there and nothing was pending (no copy of bulk data): keep `in` unchanged
+ * until the frame is handled. Call again with in + *used for the rest of the bytes. PROTO_BAD_FRAME: header len above limit (connection error). */
 int proto_reader_feed(proto_reader *r, const uint8_t *in, size_t n, size_t *used, proto_hdr *h,
                       const uint8_t **payload);
 

@@ -1,0 +1,321 @@
+/* Streaming tarball extraction: libarchive reads and decompresses, tarpath.h
+ * decides what may be written, archive_write_disk writes it with full metadata.
+ *
+ * Speed: the archive is read with large sequential reads (EXTRACT_READ_BLOCK) and
+ * each entry's data goes straight from libarchive's decompression buffer to
+ * write(2); there is no per-entry work beyond the path checks (a few hash lookups)
+ * and what archive_write_disk itself needs. */
+#include "extract.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "progress.h"
+#include "tarpath.h"
+
+#define EXTRACT_READ_BLOCK (1u << 20)
+
+/* Metadata is restored exactly (owner by number, never by name: no lookup function is
+ * installed), and libarchive's own path defences back up tarpath.h. */
+#define EXTRACT_DISK_FLAGS                                                                    \
+    (ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |                  \
+     ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT | \
+     ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS)
+
+typedef struct reader {
+    int fd;
+    unsigned char *buf;
+    uint64_t consumed;
+    progress bar;
+} reader;
+
+static la_ssize_t read_cb(struct archive *a, void *ctx, const void **out)
+{
+    reader *r = ctx;
+    for (;;) {
+        ssize_t n = read(r->fd, r->buf, EXTRACT_READ_BLOCK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            archive_set_error(a, errno, "read error");
+            return -1;
+        }
+        r->consumed += (uint64_t)n;
+        progress_update(&r->bar, r->consumed);
+        *out = r->buf;
+        return n;
+    }
+}
+
+/* Entry names are untrusted: quote them printable and bounded so the error stays
+ * one line. */
+static const char *quoted(const char *name, char *out, size_t outsz)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    if (!name)
+        name = "(unnamed)";
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (n + 8 >= outsz) {
+            memcpy(out + n, "...", 4);
+            return out;
+        }
+        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\') {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+typedef struct job {
+    const char *archive, *dest;
+    struct archive *in, *out;
+    tarpath_links links;
+    extract_stats st;
+    char norm[TARPATH_MAX + 1], link_norm[TARPATH_MAX + 1], q[256], q2[256];
+} job;
+
+static int fail_read(job *j, const char *entry, mk_err *err)
+{
+    const char *msg = archive_error_string(j->in);
+    if (!msg)
+        msg = "unknown error";
+    if (!entry && j->st.entries == 0)
+        return mk_fail(err, "%s: not a readable tar archive: %s", j->archive, msg);
+    if (entry)
+        return mk_fail(err, "%s: truncated or corrupt archive (in entry \"%s\"): %s", j->archive,
+                       quoted(entry, j->q, sizeof j->q), msg);
+    return mk_fail(err, "%s: truncated or corrupt archive (after %llu entries): %s", j->archive,
+                   (unsigned long long)j->st.entries, msg);
+}
+
+static int fail_write(job *j, const char *entry, mk_err *err)
+{
+    int e = archive_errno(j->out);
+    const char *msg = archive_error_string(j->out);
+    if (e == ENOSPC || e == EDQUOT)
+        return mk_fail(err, "%s: out of disk space while writing entry \"%s\"", j->dest,
+                       quoted(entry, j->q, sizeof j->q));
+    return mk_fail(err, "%s: cannot write entry \"%s\": %s", j->dest,
+                   quoted(entry, j->q, sizeof j->q), msg ? msg : "unknown error");
+}
+
+static int fail_through(job *j, const char *entry, const char *what, const char *link, mk_err *err)
+{
+    char target[256] = "";
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = '\0';
+    bool out = tarpath_symlink_escapes(link, target);
+    return mk_fail(err, "%s: entry \"%s\": %s goes through symlink \"%s\"%s", j->archive,
+                   quoted(entry, j->q, sizeof j->q), what, quoted(link, j->q2, sizeof j->q2),
+                   out ? " pointing outside the tree" : "");
+}
+
+/* Applies the tarpath.h rules to one entry and rewrites its names in normalized form. */
+static int check_entry(job *j, struct archive_entry *e, const char *name, mk_err *err)
+{
+    tarpath_status s = tarpath_normalize(name, j->norm, sizeof j->norm);
+    if (s != TARPATH_OK)
+        return mk_fail(err, "%s: entry \"%s\": %s", j->archive, quoted(name, j->q, sizeof j->q),
+                       tarpath_reason(s));
+    mode_t type = archive_entry_filetype(e);
+    const char *hard = archive_entry_hardlink(e);
+    if (!j->norm[0] && (type != AE_IFDIR || hard))
+        return mk_fail(err, "%s: entry \"%s\": the archive root must be a directory", j->archive,
+                       quoted(name, j->q, sizeof j->q));
+
+    char through[TARPATH_MAX + 1];
+    if (tarpath_links_through(&j->links, j->norm, through, sizeof through))
+        return fail_through(j, name, "path", through, err);
+    if (type == AE_IFDIR && !hard && tarpath_links_has(&j->links, j->norm))
+        return mk_fail(err, "%s: entry \"%s\": directory would replace symlink \"%s\"",
+                       j->archive, quoted(name, j->q, sizeof j->q),
+                       quoted(j->norm, j->q2, sizeof j->q2));
+
+    if (hard) {
+        s = tarpath_normalize(hard, j->link_norm, sizeof j->link_norm);
+        if (s != TARPATH_OK)
+            return mk_fail(err, "%s: entry \"%s\": hard link target \"%s\": %s", j->archive,
+                           quoted(name, j->q, sizeof j->q), quoted(hard, j->q2, sizeof j->q2),
+                           tarpath_reason(s));
+        if (!j->link_norm[0])
+            return mk_fail(err, "%s: entry \"%s\": hard link to the archive root", j->archive,
+                           quoted(name, j->q, sizeof j->q));
+        if (tarpath_links_through(&j->links, j->link_norm, through, sizeof through))
+            return fail_through(j, name, "hard link target", through, err);
+        archive_entry_set_hardlink(e, j->link_norm);
+    } else if (type == AE_IFLNK) {
+        const char *target = archive_entry_symlink(e);
+        if (!target || !*target)
+            return mk_fail(err, "%s: entry \"%s\": symlink with an empty target", j->archive,
+                           quoted(name, j->q, sizeof j->q));
+    }
+    archive_entry_set_pathname(e, j->norm[0] ? j->norm : ".");
+    return 0;
+}
+
+static void count(job *j, struct archive_entry *e)
+{
+    j->st.entries++;
+    if (archive_entry_hardlink(e)) {
+        j->st.hardlinks++;
+        return;
+    }
+    switch (archive_entry_filetype(e)) {
+    case AE_IFREG: j->st.files++; break;
+    case AE_IFDIR: j->st.dirs++; break;
+    case AE_IFLNK: j->st.symlinks++; break;
+    case AE_IFCHR:
+    case AE_IFBLK: j->st.devices++; break;
+    case AE_IFIFO: j->st.fifos++; break;
+    default: break;
+    }
+}
+
+static int copy_data(job *j, const char *name, mk_err *err)
+{
+    for (;;) {
+        const void *buf;
+        size_t size;
+        la_int64_t off;
+        int r = archive_read_data_block(j->in, &buf, &size, &off);
+        if (r == ARCHIVE_EOF)
+            return 0;
+        if (r != ARCHIVE_OK)
+            return fail_read(j, name, err);
+        if (archive_write_data_block(j->out, buf, size, off) != ARCHIVE_OK)
+            return fail_write(j, name, err);
+        j->st.bytes += size;
+    }
+}
+
+static int extract_entries(job *j, mk_err *err)
+{
+    for (;;) {
+        struct archive_entry *e;
+        int r = archive_read_next_header(j->in, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        /* Warnings here are character-set conversions of names; the raw bytes are kept. */
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+            return fail_read(j, NULL, err);
+        const char *name = archive_entry_pathname(e);
+        if (!name)
+            return mk_fail(err, "%s: entry %llu has an unreadable name", j->archive,
+                           (unsigned long long)j->st.entries + 1);
+        char orig[TARPATH_MAX + 1];
+        snprintf(orig, sizeof orig, "%s", name); /* name is rewritten by check_entry */
+        if (check_entry(j, e, orig, err) < 0)
+            return -1;
+
+        bool is_link = archive_entry_filetype(e) == AE_IFLNK && !archive_entry_hardlink(e);
+        if (archive_write_header(j->out, e) != ARCHIVE_OK)
+            return fail_write(j, orig, err);
+        if (archive_entry_size(e) > 0 && copy_data(j, orig, err) < 0)
+            return -1;
+        if (archive_write_finish_entry(j->out) != ARCHIVE_OK)
+            return fail_write(j, orig, err);
+
+        /* Track symlinks so nothing is later written through them. */
+        if (is_link) {
+            if (tarpath_links_add(&j->links, j->norm) < 0)
+                return mk_fail(err, "%s: out of memory", j->archive);
+        } else if (j->links.live) {
+            tarpath_links_remove(&j->links, j->norm);
+        }
+        count(j, e);
+    }
+    if (j->st.entries == 0)
+        return mk_fail(err, "%s: archive contains no entries", j->archive);
+    if (archive_write_close(j->out) != ARCHIVE_OK)
+        return fail_write(j, "(directory metadata)", err);
+    return 0;
+}
+
+int extract_archive(const char *archive, const char *dest_dir, extract_stats *st, mk_err *err)
+{
+    int rc = -1;
+    int cwd = -1;
+    reader rd = {.fd = -1};
+    job *j = calloc(1, sizeof *j);
+    if (!j)
+        return mk_fail(err, "%s: out of memory", archive);
+    j->archive = archive;
+    j->dest = dest_dir;
+    tarpath_links_init(&j->links);
+
+    rd.fd = open(archive, O_RDONLY | O_CLOEXEC);
+    if (rd.fd < 0) {
+        mk_fail_errno(err, errno, "%s", archive);
+        goto out;
+    }
+    struct stat sb;
+    if (fstat(rd.fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        mk_fail(err, "%s: not a regular file", archive);
+        goto out;
+    }
+    posix_fadvise(rd.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    rd.buf = malloc(EXTRACT_READ_BLOCK);
+    j->in = archive_read_new();
+    j->out = archive_write_disk_new();
+    if (!rd.buf || !j->in || !j->out) {
+        mk_fail(err, "%s: out of memory", archive);
+        goto out;
+    }
+    archive_read_support_filter_all(j->in);
+    archive_read_support_format_tar(j->in);
+    archive_write_disk_set_options(j->out, EXTRACT_DISK_FLAGS);
+
+    /* archive_write_disk works relative to the current directory (absolute paths are
+     * refused by SECURE_NOABSOLUTEPATHS), so enter dest_dir and come back afterwards. */
+    cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cwd < 0) {
+        mk_fail_errno(err, errno, "current directory");
+        goto out;
+    }
+    if (chdir(dest_dir) < 0) {
+        mk_fail_errno(err, errno, "%s", dest_dir);
+        goto out;
+    }
+
+    progress_begin(&rd.bar, "extract", (uint64_t)sb.st_size);
+    if (archive_read_open(j->in, &rd, NULL, read_cb, NULL) != ARCHIVE_OK)
+        fail_read(j, NULL, err);
+    else
+        rc = extract_entries(j, err);
+    progress_end(&rd.bar);
+
+out:
+    if (j->out)
+        archive_write_free(j->out); /* also applies pending directory metadata */
+    if (j->in)
+        archive_read_free(j->in);
+    if (cwd >= 0) {
+        if (fchdir(cwd) < 0 && rc == 0)
+            rc = mk_fail_errno(err, errno, "returning to the working directory");
+        close(cwd);
+    }
+    if (rd.fd >= 0)
+        close(rd.fd);
+    free(rd.buf);
+    if (st)
+        *st = j->st;
+    tarpath_links_free(&j->links);
+    free(j);
+    return rc;
+}
