@@ -6,7 +6,8 @@ CC      ?= cc
 CLANG   ?= clang
 MUSLCC  ?= musl-gcc
 WARN     = -Wall -Wextra -Werror
-CSTD     = -std=c17 -D_GNU_SOURCE
+REVM_VERSION ?= 0.1.0
+CSTD     = -std=c17 -D_GNU_SOURCE -DREVM_VERSION='"$(REVM_VERSION)"'
 CFLAGS_RELEASE = $(CSTD) $(WARN) -O2 -g
 # Sanitizer build: every unit and socket-level test runs against these objects.
 CFLAGS_SAN     = $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all

@@ -16,7 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "accel.h"
 #include "control.h"
+#include "qemu_args.h"
 #include "state.h"
 
 static void usage(FILE *f)
@@ -31,6 +33,7 @@ static void usage(FILE *f)
           "  --profiles DIR  launch profiles (default <prefix>/lib/revm/profiles, $REVM_PROFILES)\n"
           "  --images DIR    VM images (default <prefix>/lib/revm/images, $REVM_IMAGES)\n"
           "  --qemu BINARY   QEMU system emulator (default qemu-system-x86_64)\n"
+          "  --print-qemu VM print VM's QEMU command line, one argument a line, and exit\n"
           "When $INIT_NOTIFY names a file descriptor (Redox init), one byte is written to it\n"
           "once the control socket is up and every --boot/--start VM is ready.\n", f);
 }
@@ -91,6 +94,30 @@ static int find(sup_ctx *c, const char *name)
         if (!strcmp(c->vms[i].prof.name, name))
             return (int)i;
     return -1;
+}
+
+static int print_qemu(sup_ctx *c, const char *name, const char *state)
+{
+    int i = find(c, name);
+    if (i < 0) {
+        fprintf(stderr, "revmd: no such VM: %s (no launch profile)\n", name);
+        return 1;
+    }
+    const char *why;
+    char dir[PATH_MAX], err[512];
+    sup_vm_path(dir, sizeof dir, state, name, NULL);
+    sup_launch l = {.qemu = c->qemu, .state_dir = dir,
+                    .accel = sup_accel_resolve(c->vms[i].prof.accel, c->qemu, &why),
+                    .force_net_restrict = getenv("REVM_NET_RESTRICT") != NULL};
+    sup_argv a;
+    if (sup_qemu_args(&c->vms[i].prof, &l, &a, err, sizeof err) < 0) {
+        fprintf(stderr, "revmd: %s\n", err);
+        return 1;
+    }
+    for (size_t k = 0; k < a.n; k++)
+        printf("%s\n", a.v[k]);
+    sup_argv_free(&a);
+    return 0;
 }
 
 static void reap(sup_ctx *c)
@@ -180,7 +207,9 @@ int main(int argc, char **argv)
         {"system", no_argument, 0, 'S'},   {"state-dir", required_argument, 0, 'd'},
         {"profiles", required_argument, 0, 'p'}, {"images", required_argument, 0, 'i'},
         {"qemu", required_argument, 0, 'q'}, {"boot", no_argument, 0, 'b'},
-        {"start", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"start", required_argument, 0, 's'}, {"print-qemu", required_argument, 0, 'P'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *print_vm = NULL;
     bool system = false, boot = false;
     const char *starts[SUP_MAX_VMS];
     size_t n_starts = 0;
@@ -200,6 +229,7 @@ int main(int argc, char **argv)
             if (n_starts < SUP_MAX_VMS)
                 starts[n_starts++] = optarg;
             break;
+        case 'P': print_vm = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -222,6 +252,8 @@ int main(int argc, char **argv)
     }
     if (load_profiles(&c, profiles, images, state) < 0)
         return 1;
+    if (print_vm)
+        return print_qemu(&c, print_vm, state);
     snprintf(path, sizeof path, "%s/control.sock", state);
     c.listen_fd = sup_control_listen(path, err, sizeof err);
     if (c.listen_fd < 0) {
