@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <stdint.h>
 #include <unistd.h>
 
 void changelog_add(changelog *l, const char *path)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "progress.h"
@@ -84,10 +85,15 @@ static const char *quoted(const char *name, char *out, size_t outsz)
 
 typedef struct job {
     const char *archive, *dest;
+    char prefix[NAME_MAX + 2]; /* "<basename of dest>/" */
+    size_t prefix_len;
+    bool root_times;          /* the archive had a root entry: set its times last */
+    struct timespec root_ts[2]; /* atime, mtime */
     struct archive *in, *out;
     tarpath_links links;
     extract_stats st;
     char norm[TARPATH_MAX + 1], link_norm[TARPATH_MAX + 1], q[256], q2[256];
+    char full[NAME_MAX + 2 + TARPATH_MAX + 1]; /* prefix + normalized name */
 } job;
 
 static int fail_read(job *j, const char *entry, mk_err *err)
@@ -96,7 +102,7 @@ static int fail_read(job *j, const char *entry, mk_err *err)
     if (!msg)
         msg = "unknown error";
     if (!entry && j->st.entries == 0)
-        return mk_fail(err, "%s: not a readable tar archive: %s", j->archive, msg);
+        return mk_fail(err, "%s: corrupt, truncated or not a tar archive: %s", j->archive, msg);
     if (entry)
         return mk_fail(err, "%s: truncated or corrupt archive (in entry \"%s\"): %s", j->archive,
                        quoted(entry, j->q, sizeof j->q), msg);
@@ -118,7 +124,8 @@ static int fail_write(job *j, const char *entry, mk_err *err)
 static int fail_through(job *j, const char *entry, const char *what, const char *link, mk_err *err)
 {
     char target[256] = "";
-    ssize_t n = readlink(link, target, sizeof target - 1);
+    snprintf(j->full, sizeof j->full, "%s%s", j->prefix, link);
+    ssize_t n = readlink(j->full, target, sizeof target - 1);
     target[n > 0 ? n : 0] = '\0';
     bool out = tarpath_symlink_escapes(link, target);
     return mk_fail(err, "%s: entry \"%s\": %s goes through symlink \"%s\"%s", j->archive,
@@ -138,6 +145,19 @@ static int check_entry(job *j, struct archive_entry *e, const char *name, mk_err
     if (!j->norm[0] && (type != AE_IFDIR || hard))
         return mk_fail(err, "%s: entry \"%s\": the archive root must be a directory", j->archive,
                        quoted(name, j->q, sizeof j->q));
+    if (!j->norm[0]) {
+        /* libarchive sets an existing directory's times at once, and every entry
+         * created inside later bumps them: remember them for the end. */
+        j->root_times = true;
+        j->root_ts[1].tv_sec = archive_entry_mtime(e);
+        j->root_ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+        if (archive_entry_atime_is_set(e)) {
+            j->root_ts[0].tv_sec = archive_entry_atime(e);
+            j->root_ts[0].tv_nsec = archive_entry_atime_nsec(e);
+        } else {
+            j->root_ts[0] = j->root_ts[1];
+        }
+    }
 
     char through[TARPATH_MAX + 1];
     if (tarpath_links_through(&j->links, j->norm, through, sizeof through))
@@ -158,14 +178,22 @@ static int check_entry(job *j, struct archive_entry *e, const char *name, mk_err
                            quoted(name, j->q, sizeof j->q));
         if (tarpath_links_through(&j->links, j->link_norm, through, sizeof through))
             return fail_through(j, name, "hard link target", through, err);
-        archive_entry_set_hardlink(e, j->link_norm);
+        snprintf(j->full, sizeof j->full, "%s%s", j->prefix, j->link_norm);
+        archive_entry_set_hardlink(e, j->full);
     } else if (type == AE_IFLNK) {
         const char *target = archive_entry_symlink(e);
         if (!target || !*target)
             return mk_fail(err, "%s: entry \"%s\": symlink with an empty target", j->archive,
                            quoted(name, j->q, sizeof j->q));
     }
-    archive_entry_set_pathname(e, j->norm[0] ? j->norm : ".");
+    /* The root entry names dest itself: as "<dest>" seen from its parent it gets its
+     * mode, owner and times like any directory (libarchive skips a "." entry). */
+    memcpy(j->full, j->prefix, j->prefix_len);
+    if (j->norm[0])
+        memcpy(j->full + j->prefix_len, j->norm, strlen(j->norm) + 1);
+    else
+        j->full[j->prefix_len - 1] = '\0';
+    archive_entry_set_pathname(e, j->full);
     return 0;
 }
 
@@ -244,6 +272,12 @@ static int extract_entries(job *j, mk_err *err)
         return mk_fail(err, "%s: archive contains no entries", j->archive);
     if (archive_write_close(j->out) != ARCHIVE_OK)
         return fail_write(j, "(directory metadata)", err);
+    if (j->root_times) {
+        j->full[j->prefix_len - 1] = '\0';
+        memcpy(j->full, j->prefix, j->prefix_len - 1);
+        if (utimensat(AT_FDCWD, j->full, j->root_ts, AT_SYMLINK_NOFOLLOW) < 0)
+            return mk_fail_errno(err, errno, "%s: setting its times", j->dest);
+    }
     return 0;
 }
 
@@ -282,14 +316,30 @@ int extract_archive(const char *archive, const char *dest_dir, extract_stats *st
     archive_write_disk_set_options(j->out, EXTRACT_DISK_FLAGS);
 
     /* archive_write_disk works relative to the current directory (absolute paths are
-     * refused by SECURE_NOABSOLUTEPATHS), so enter dest_dir and come back afterwards. */
+     * refused by SECURE_NOABSOLUTEPATHS), so enter dest_dir's parent, name entries
+     * "<basename of dest>/path", and come back afterwards. */
+    char real[PATH_MAX];
+    if (!realpath(dest_dir, real)) {
+        mk_fail_errno(err, errno, "%s", dest_dir);
+        goto out;
+    }
+    char *slash = strrchr(real, '/');
+    if (!slash || !slash[1] || strlen(slash + 1) > NAME_MAX) {
+        mk_fail(err, "%s: cannot extract into this directory", dest_dir);
+        goto out;
+    }
+    j->prefix_len = (size_t)snprintf(j->prefix, sizeof j->prefix, "%s/", slash + 1);
+    if (slash == real)
+        slash[1] = '\0'; /* parent is "/" */
+    else
+        *slash = '\0';
     cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (cwd < 0) {
         mk_fail_errno(err, errno, "current directory");
         goto out;
     }
-    if (chdir(dest_dir) < 0) {
-        mk_fail_errno(err, errno, "%s", dest_dir);
+    if (chdir(real) < 0) {
+        mk_fail_errno(err, errno, "%s", real);
         goto out;
     }
 

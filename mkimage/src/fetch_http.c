@@ -13,12 +13,20 @@
 #define MAX_BACKOFF_MS 30000
 
 typedef struct xfer {
+    CURL *curl;
     int fd;
     uint64_t offset;  /* bytes already in the file when this attempt started */
     uint64_t written; /* bytes written by this attempt */
     uint64_t max_bytes;
     int write_errno;
     bool too_large;
+    /* Stall detection. CURLOPT_LOW_SPEED_* alone averages the speed over a window
+     * of several seconds, so after a burst it notices silence late; this tracks the
+     * time of the last received byte instead, checked ~once a second by libcurl. */
+    long stall_ms;
+    uint64_t last_now;
+    uint64_t last_data_ms;
+    bool stalled;
     progress *bar;
 } xfer;
 
@@ -47,12 +55,30 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
     (void)ultotal;
     (void)ulnow;
     xfer *x = ud;
+    uint64_t t = now_ms();
+    curl_off_t connect_us = 0;
+    curl_easy_getinfo(x->curl, CURLINFO_CONNECT_TIME_T, &connect_us);
+    if ((uint64_t)dlnow != x->last_now || connect_us == 0) {
+        /* Data arrived, or still connecting (CURLOPT_CONNECTTIMEOUT's business). */
+        x->last_now = (uint64_t)dlnow;
+        x->last_data_ms = t;
+    } else if (t - x->last_data_ms >= (uint64_t)x->stall_ms) {
+        x->stalled = true;
+        return 1; /* abort the transfer */
+    }
     if (dltotal > 0)
         x->bar->total = x->offset + (uint64_t)dltotal;
     progress_update(x->bar, x->offset + (uint64_t)(dlnow > 0 ? dlnow : 0));
@@ -83,6 +109,9 @@ static attempt_result attempt(CURL *c, const char *url, xfer *x, const http_opts
     x->written = 0;
     x->write_errno = 0;
     x->too_large = false;
+    x->stalled = false;
+    x->last_now = 0;
+    x->last_data_ms = now_ms();
 
     CURLcode rc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
@@ -98,6 +127,10 @@ static attempt_result attempt(CURL *c, const char *url, xfer *x, const http_opts
     if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         mk_fail(err, "%s: larger than %llu bytes", url, (unsigned long long)o->max_bytes);
         return ATTEMPT_FATAL;
+    }
+    if (x->stalled) {
+        snprintf(reason, reason_size, "stalled: no data for %ld s", o->stall_timeout_s);
+        return ATTEMPT_RETRY;
     }
     switch (rc) {
     case CURLE_RANGE_ERROR:
@@ -170,7 +203,8 @@ int http_download(const char *url, int fd, const http_opts *o, uint64_t *resumed
 
     progress bar;
     progress_begin(&bar, o->label ? o->label : "download", 0);
-    xfer x = {.fd = fd, .max_bytes = o->max_bytes, .bar = &bar};
+    xfer x = {.curl = c, .fd = fd, .max_bytes = o->max_bytes, .bar = &bar,
+              .stall_ms = o->stall_timeout_s * 1000};
     char reason[CURL_ERROR_SIZE + 64] = "";
     long delay = o->retry_delay_ms > 0 ? o->retry_delay_ms : 1000;
     int rc = -1, attempts = 0;

@@ -48,7 +48,7 @@ void variant_free(variant *v)
 
 typedef struct parse_ctx {
     variant *v;
-    char why[256];  /* first error, without the line number inih reports */
+    char why[2048]; /* first error, without the line number inih reports */
     bool seen_name, seen_hostname, seen_desc, seen_tty, seen_baud, seen_lock;
 } parse_ctx;
 

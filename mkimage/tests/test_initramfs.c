@@ -1,0 +1,226 @@
+/* initramfs_write against the test kernel ($BUILD/fixtures/kernel/tree).
+ *
+ * Also the initramfs builder of tests/integration/initramfs-boot.sh, which boots
+ * the result without the rest of the pipeline: with REVM_INITRAMFS_OUT set, this
+ * program writes that file from REVM_INITRAMFS_KERNEL (default: the fixture tree),
+ * REVM_INITRAMFS_MODULES (space-separated names) and REVM_INITRAMFS_INIT (default:
+ * $BUILD/lib/revm/revm-init), prints the module list and exits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "initramfs.h"
+#include "kernel.h"
+#include "kmod.h"
+
+static char build[512], tmpdir[600], tree[600], init_bin[600];
+static kernel_tree kt;
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *b = getenv("BUILD");
+    snprintf(build, sizeof build, "%s", b ? b : "build");
+    snprintf(tree, sizeof tree, "%s/fixtures/kernel/tree", build);
+    snprintf(init_bin, sizeof init_bin, "%s/lib/revm/revm-init", build);
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp/test_initramfs.XXXXXX", build);
+    char d[600];
+    snprintf(d, sizeof d, "%s/tmp", build);
+    mkdir(d, 0755);
+    if (!mkdtemp(tmpdir))
+        return -1;
+    mk_err err;
+    if (access(tree, F_OK) == 0 && kernel_open(tree, tmpdir, &kt, &err) < 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kmod_index_reset();
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static void need_fixture(void)
+{
+    if (access(tree, F_OK) != 0 || access(init_bin, F_OK) != 0) {
+        fprintf(stderr, "  (fixture kernel or revm-init missing: skipped)\n");
+        skip();
+    }
+}
+
+static void test_contents(void **state)
+{
+    (void)state;
+    need_fixture();
+    const char *names[] = {"virtio_blk"};
+    kmod_list mods;
+    mk_err err = {{0}};
+    assert_int_equal(kmod_resolve(&kt, names, 1, &mods, &err), 0);
+    char out[700];
+    snprintf(out, sizeof out, "%s/a.cpio", tmpdir);
+    assert_int_equal(initramfs_write(&kt, &mods, init_bin, out, &err), 0);
+
+    struct archive *a = archive_read_new();
+    archive_read_support_format_cpio(a);
+    assert_int_equal(archive_read_open_filename(a, out, 1 << 16), ARCHIVE_OK);
+    struct archive_entry *e;
+    int seen_console = 0, seen_init = 0, seen_list = 0, seen_blk = 0, seen_newroot = 0;
+    char want_blk[300];
+    snprintf(want_blk, sizeof want_blk, "lib/modules/%s/kernel/drivers/block/virtio_blk.ko",
+             kt.version);
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        const char *n = archive_entry_pathname(e);
+        if (strcmp(n, "dev/console") == 0) {
+            seen_console = archive_entry_filetype(e) == AE_IFCHR &&
+                           archive_entry_rdevmajor(e) == 5 && archive_entry_rdevminor(e) == 1;
+        } else if (strcmp(n, "init") == 0) {
+            seen_init = archive_entry_perm(e) == 0755;
+        } else if (strcmp(n, "newroot") == 0) {
+            seen_newroot = archive_entry_filetype(e) == AE_IFDIR;
+        } else if (strcmp(n, want_blk) == 0) {
+            seen_blk = 1;
+        } else if (strcmp(n, INITRAMFS_MODULES_LIST) == 0) {
+            char buf[4096] = "";
+            la_ssize_t r = archive_read_data(a, buf, sizeof buf - 1);
+            assert_true(r > 0);
+            /* dependencies first: virtio before virtio_blk, which is last */
+            char *virtio = strstr(buf, "/kernel/drivers/virtio/virtio.ko\n");
+            char *blk = strstr(buf, "/virtio_blk.ko\n");
+            assert_non_null(virtio);
+            assert_non_null(blk);
+            assert_true(virtio < blk);
+            assert_int_equal(blk[strlen("/virtio_blk.ko\n")], '\0');
+            seen_list = 1;
+        }
+    }
+    archive_read_free(a);
+    assert_true(seen_console && seen_init && seen_list && seen_blk && seen_newroot);
+    kmod_list_free(&mods);
+}
+
+static void test_deterministic(void **state)
+{
+    (void)state;
+    need_fixture();
+    const char *names[] = {"virtio_pci", "virtio_blk"};
+    kmod_list mods;
+    mk_err err = {{0}};
+    assert_int_equal(kmod_resolve(&kt, names, 2, &mods, &err), 0);
+    char o1[700], o2[700];
+    snprintf(o1, sizeof o1, "%s/d1.cpio", tmpdir);
+    snprintf(o2, sizeof o2, "%s/d2.cpio", tmpdir);
+    assert_int_equal(initramfs_write(&kt, &mods, init_bin, o1, &err), 0);
+    assert_int_equal(initramfs_write(&kt, &mods, init_bin, o2, &err), 0);
+    size_t l1, l2;
+    unsigned char *b1 = slurp(o1, &l1), *b2 = slurp(o2, &l2);
+    assert_non_null(b1);
+    assert_non_null(b2);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(b1, b2, l1);
+    free(b1);
+    free(b2);
+    kmod_list_free(&mods);
+}
+
+static void test_missing_init_leaves_nothing(void **state)
+{
+    (void)state;
+    need_fixture();
+    kmod_list none = {0};
+    mk_err err = {{0}};
+    char out[700], bad[700];
+    snprintf(out, sizeof out, "%s/never.cpio", tmpdir);
+    snprintf(bad, sizeof bad, "%s/no-such-init", tmpdir);
+    assert_int_equal(initramfs_write(&kt, &none, bad, out, &err), -1);
+    assert_non_null(strstr(err.msg, "no-such-init"));
+    assert_int_not_equal(access(out, F_OK), 0);
+    /* a module that vanished between resolve and write: no output either */
+    char *paths[] = {"kernel/does/not/exist.ko"};
+    kmod_list ghost = {paths, 1};
+    assert_int_equal(initramfs_write(&kt, &ghost, init_bin, out, &err), -1);
+    assert_int_not_equal(access(out, F_OK), 0);
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -q part", tmpdir);
+    assert_int_not_equal(system(cmd), 0); /* no temporary left behind */
+}
+
+/* REVM_INITRAMFS_OUT mode, for the boot test. */
+static int make_one(const char *out)
+{
+    const char *src = getenv("REVM_INITRAMFS_KERNEL");
+    const char *init = getenv("REVM_INITRAMFS_INIT");
+    char *names_env = strdup(getenv("REVM_INITRAMFS_MODULES") ? getenv("REVM_INITRAMFS_MODULES") : "");
+    const char *names[64];
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(names_env, " ,", &save); t && n < 64; t = strtok_r(NULL, " ,", &save))
+        names[n++] = t;
+    kernel_tree k;
+    kmod_list mods = {0};
+    mk_err err = {{0}};
+    int rc = 1;
+    if (kernel_open(src ? src : tree, tmpdir, &k, &err) < 0 ||
+        kmod_resolve(&k, names, n, &mods, &err) < 0 ||
+        initramfs_write(&k, &mods, init ? init : init_bin, out, &err) < 0) {
+        fprintf(stderr, "test_initramfs: %s\n", err.msg);
+    } else {
+        for (size_t i = 0; i < mods.n; i++)
+            printf("%s\n", mods.paths[i]);
+        printf("vmlinuz %s\n", k.vmlinuz);
+        rc = 0;
+    }
+    kmod_list_free(&mods);
+    free(names_env);
+    return rc;
+}
+
+int main(void)
+{
+    const char *out = getenv("REVM_INITRAMFS_OUT");
+    if (out && *out) {
+        if (setup(NULL) < 0)
+            return 1;
+        int rc = make_one(out);
+        teardown(NULL);
+        return rc;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_contents),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_missing_init_leaves_nothing),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
