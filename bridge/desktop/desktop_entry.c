@@ -90,6 +90,8 @@ static int split_exec(parse *p, const char *v)
                 for (s++; *s && *s != '"'; s++) {
                     if (*s == '\\' && strchr("\"`$\\", s[1]))
                         s++;
+                    else if (*s == '%' && s[1] == '%') /* a literal percent, also in quotes */
+                        s++;
                     if (k + 2 >= cap)
                         return fail(p, "Exec", "too long");
                     out[k++] = *s;
