@@ -15,7 +15,7 @@ packages=(
   # VMs
   qemu-system-x86
   # fixtures and tests
-  debootstrap busybox-static b3sum minisign tmux desktop-file-utils socat python3 util-linux
+  debootstrap busybox-static b3sum minisign tmux desktop-file-utils socat python3 util-linux attr libcap2-bin
 )
 
 missing=()

@@ -201,11 +201,12 @@ static void sleep_ms(long ms)
         ;
 }
 
-static double now_s(void)
+/* Milliseconds: integers keep printf's floating-point code out of the binary. */
+static long now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Names the block devices the kernel did find, to make a wrong root= obvious. */
@@ -229,12 +230,12 @@ static void wait_for_root(const struct options *o)
 {
     if (strncmp(o->root, "/dev/", 5) != 0)
         die("root=%s: only /dev/NAME is supported (no udev here for UUID= or LABEL=)", o->root);
-    double deadline = now_s() + o->rootwait_s;
+    long deadline = now_ms() + o->rootwait_s * 1000L;
     for (;;) {
         struct stat st;
         if (stat(o->root, &st) == 0 && S_ISBLK(st.st_mode))
             return;
-        if (now_s() > deadline) {
+        if (now_ms() > deadline) {
             char devs[200];
             list_block_devices(devs, sizeof devs);
             die("root device %s did not appear within %d s (block devices: %s)", o->root,
@@ -322,12 +323,12 @@ int main(int argc, char **argv)
     info("root=%s rootfstype=%s rootflags=%s %s init=%s", o.root, o.fstype, o.flags,
          o.readonly ? "ro" : "rw", o.init);
 
-    double t0 = now_s();
+    long t0 = now_ms();
     int n = load_modules();
-    info("%d modules loaded in %.2f s", n, now_s() - t0);
+    info("%d modules loaded in %ld ms", n, now_ms() - t0);
 
     wait_for_root(&o);
-    info("%s appeared after %.2f s", o.root, now_s() - t0);
+    info("%s appeared after %ld ms", o.root, now_ms() - t0);
 
     unsigned long flags = o.readonly ? MS_RDONLY : 0;
     if (mount(o.root, NEWROOT, o.fstype, flags, o.flags[0] ? o.flags : NULL) < 0) {

@@ -11,12 +11,16 @@
  *   REVM_REPRO_SEED    any string (the pipeline's input digest); unset = pass-through
  *   SOURCE_DATE_EPOCH  seconds; the wall clock and every atime/ctime read this value
  *   REVM_REPRO_TREE    the staged tree; only files on its device are renumbered
+ *   REVM_REPRO_CLAMP_AFTER  seconds; a tree entry modified at or after this time was
+ *                      written by the current mkimage run, so its mtime (which
+ *                      would change every run) reads as SOURCE_DATE_EPOCH
  * Each interposed function calls the next definition (dlsym RTLD_NEXT), so this
  * library composes with fakeroot's when it comes first in LD_PRELOAD. */
 #ifndef MKIMAGE_REPRO_H
 #define MKIMAGE_REPRO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -26,6 +30,7 @@ typedef struct repro_config {
     time_t epoch;      /* SOURCE_DATE_EPOCH */
     bool tree_dev_set; /* REVM_REPRO_TREE could be stat'ed */
     dev_t tree_dev;
+    time_t clamp_after; /* 0: no clamping */
 } repro_config;
 
 /* Reads the environment once (thread-safe) and returns the configuration. */
@@ -42,5 +47,12 @@ void repro_random_bytes(void *buf, size_t len);
 /* Maps a host (st_dev, st_ino) to a small number given in first-seen order; the
  * same pair always gets the same number, so hard links stay shared. */
 ino_t repro_map_inode(dev_t dev, ino_t ino);
+
+/* Records a device node's host st_rdev under its mapped inode number, for the
+ * btrfs rdev fix-up in repro_rdev.c. */
+void repro_note_device(ino_t mapped, dev_t rdev);
+
+/* CRC-32C as btrfs checksums tree blocks. */
+uint32_t repro_crc32c(const void *data, size_t len);
 
 #endif

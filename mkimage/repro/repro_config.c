@@ -27,6 +27,17 @@ static uint64_t fnv1a(const char *s)
     return h;
 }
 
+static time_t env_seconds(const char *name)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return 0;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    return !errno && !*end && n > 0 ? (time_t)n : 0;
+}
+
 static void load_config(void)
 {
     const char *seed = getenv("REVM_REPRO_SEED");
@@ -34,14 +45,8 @@ static void load_config(void)
         return;
     config.active = true;
     random_state = fnv1a(seed);
-    const char *epoch = getenv("SOURCE_DATE_EPOCH");
-    if (epoch && *epoch) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(epoch, &end, 10);
-        if (!errno && !*end && v >= 0)
-            config.epoch = (time_t)v;
-    }
+    config.epoch = env_seconds("SOURCE_DATE_EPOCH");
+    config.clamp_after = env_seconds("REVM_REPRO_CLAMP_AFTER");
     const char *tree = getenv("REVM_REPRO_TREE");
     if (tree && *tree) {
         /* The real stat: our lstat is not involved, and fakeroot's answer for st_dev

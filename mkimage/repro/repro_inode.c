@@ -13,9 +13,9 @@ typedef struct slot {
 static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
 static slot *table;
 static size_t capacity, used;
-/* btrfs reserves object ids below 256 and uses 256 for the root directory; starting
- * above keeps every mapped number a valid btrfs inode number. */
-static ino_t next_number = 257;
+/* btrfs-progs 6.2 uses st_ino + 256 as the btrfs inode number (256 is the root
+ * directory, lower ids are reserved), so numbering from 1 gives compact ids 257... */
+static ino_t next_number = 1;
 
 static size_t slot_of(const slot *t, size_t cap, dev_t dev, ino_t ino)
 {

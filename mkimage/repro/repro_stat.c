@@ -1,6 +1,7 @@
 /* lstat-family interposers: renumber inodes in first-seen order and pin atime/ctime.
  * mkfs.btrfs 6.2 (lstat) and mke2fs 1.47 (lstat64) read the tree only through
- * these; mtime is left alone because it is the tarball's value. */
+ * these. mtime is the tarball's value and stays, unless the entry was modified by
+ * the current run (see REVM_REPRO_CLAMP_AFTER in repro.h). */
 #include "repro.h"
 
 #include <fcntl.h>
@@ -12,10 +13,16 @@ static void fix(struct stat *st)
     if (!c->active || (c->tree_dev_set && st->st_dev != c->tree_dev))
         return;
     st->st_ino = repro_map_inode(st->st_dev, st->st_ino);
+    if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+        repro_note_device(st->st_ino, st->st_rdev);
     st->st_atim.tv_sec = c->epoch;
     st->st_atim.tv_nsec = 0;
     st->st_ctim.tv_sec = c->epoch;
     st->st_ctim.tv_nsec = 0;
+    if (c->clamp_after && st->st_mtime >= c->clamp_after) {
+        st->st_mtim.tv_sec = c->epoch;
+        st->st_mtim.tv_nsec = 0;
+    }
 }
 
 int lstat(const char *restrict path, struct stat *restrict st)

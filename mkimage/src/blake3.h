@@ -6,6 +6,7 @@
 #ifndef MKIMAGE_BLAKE3_H
 #define MKIMAGE_BLAKE3_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,10 @@ void blake3_hasher_init_keyed(blake3_hasher *h, const uint8_t key[BLAKE3_KEY_LEN
 /* context: a hard-coded, globally unique, NUL-terminated string (spec section 2.5). */
 void blake3_hasher_init_derive_key(blake3_hasher *h, const char *context);
 void blake3_hasher_update(blake3_hasher *h, const void *input, size_t len);
+/* Chooses between the vectorised path (default where the CPU has AVX2) and the
+ * portable one, so tests can check both give the same digests. */
+void blake3_use_simd(bool on);
+
 /* Writes out_len bytes of output; does not modify h, so it may be called again. */
 void blake3_hasher_finalize(const blake3_hasher *h, uint8_t *out, size_t out_len);
 

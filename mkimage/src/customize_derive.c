@@ -588,3 +588,32 @@ int tree_measure_dir(const char *root, tree_measure *m, mk_err *err)
     free(seen);
     return rc;
 }
+
+int tree_make_readable(const char *root, mk_err *err)
+{
+    DIR *d = opendir(root);
+    if (!d)
+        return mk_fail_errno(err, errno, "%s: cannot read", root);
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char p[PATH_MAX];
+        if (snprintf(p, sizeof p, "%s/%s", root, de->d_name) >= (int)sizeof p) {
+            rc = mk_fail(err, "%s: path too long", root);
+            break;
+        }
+        struct stat st;
+        if (lstat(p, &st) < 0) {
+            rc = mk_fail_errno(err, errno, "%s: cannot stat", p);
+            break;
+        }
+        if (S_ISREG(st.st_mode) && access(p, R_OK) != 0 && chmod(p, st.st_mode & 07777) < 0)
+            rc = mk_fail_errno(err, errno, "%s: cannot make readable", p);
+        else if (S_ISDIR(st.st_mode))
+            rc = tree_make_readable(p, err);
+    }
+    closedir(d);
+    return rc;
+}

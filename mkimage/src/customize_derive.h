@@ -33,6 +33,14 @@ typedef struct tree_measure {
     uint64_t bytes;   /* sum of regular file sizes (hard links counted once) */
 } tree_measure;
 
+/* Under fakeroot, files keep their real on-disk mode while the recorded (faked) one
+ * is reported by stat; a file created with mode 0000 (libarchive creates files with
+ * their final mode) is then unreadable to the real user, and mkfs.btrfs, running as
+ * that user, cannot copy it. This re-applies the recorded mode through fakeroot's
+ * chmod, which keeps the real mode owner-readable, for every file the real user
+ * cannot read. A no-op as real root. */
+int tree_make_readable(const char *root, mk_err *err);
+
 int tree_measure_dir(const char *root, tree_measure *m, mk_err *err);
 
 #endif

@@ -135,6 +135,11 @@ int tree_mkdirs(tree *t, const char *dir, mk_err *err)
             char name[NAME_MAX + 1];
             memcpy(name, s, n);
             name[n] = 0;
+            struct stat lst;
+            if (fstatat(fd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode)) {
+                close(fd);
+                return mk_fail(err, "%s: dangling symlink in the image", cur);
+            }
             if (mkdirat(fd, name, 0755) < 0 && errno != EEXIST) {
                 int e2 = errno;
                 close(fd);

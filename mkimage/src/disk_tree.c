@@ -7,6 +7,7 @@
 
 /* nftw has no context argument; disk_build runs one scan at a time. */
 static _Thread_local disk_tree_info *scan;
+static _Thread_local time_t scan_created_after;
 
 static int visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -17,7 +18,9 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
     scan->inodes++;
     if (S_ISREG(st->st_mode))
         scan->data_bytes += ((uint64_t)st->st_size + 4095) & ~(uint64_t)4095;
-    if (st->st_mtime > scan->newest_mtime)
+    if (scan_created_after && st->st_mtime >= scan_created_after)
+        scan->created++;
+    else if (st->st_mtime > scan->newest_mtime)
         scan->newest_mtime = st->st_mtime;
     return FTW_CONTINUE;
 }
@@ -31,10 +34,11 @@ uint64_t disk_tree_estimate(uint64_t inodes, uint64_t data_bytes)
     return data_bytes + inodes * 2048 + data_bytes / 256 + (64u << 20);
 }
 
-int disk_tree_scan(const char *tree, disk_tree_info *out, mk_err *err)
+int disk_tree_scan(const char *tree, time_t created_after, disk_tree_info *out, mk_err *err)
 {
     memset(out, 0, sizeof *out);
     scan = out;
+    scan_created_after = created_after;
     errno = 0;
     int r = nftw(tree, visit, 32, FTW_PHYS | FTW_ACTIONRETVAL);
     scan = NULL;

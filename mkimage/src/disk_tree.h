@@ -10,13 +10,16 @@
 #include "mkerr.h"
 
 typedef struct disk_tree_info {
-    uint64_t inodes;       /* every entry, the root included */
-    uint64_t data_bytes;   /* regular file sizes rounded up to 4 KiB */
-    uint64_t estimate;     /* bytes the filesystem will occupy: data + metadata */
-    time_t newest_mtime;
+    uint64_t inodes;     /* every entry, the root included */
+    uint64_t data_bytes; /* regular file sizes rounded up to 4 KiB */
+    uint64_t estimate;   /* bytes the filesystem will occupy: data + metadata */
+    time_t newest_mtime; /* newest mtime older than created_after (0: none) */
+    uint64_t created;    /* entries with mtime >= created_after */
 } disk_tree_info;
 
-int disk_tree_scan(const char *tree, disk_tree_info *out, mk_err *err);
+/* created_after: entries modified at or after this time were made by the current
+ * run (customization), not taken from the inputs; 0 counts everything as input. */
+int disk_tree_scan(const char *tree, time_t created_after, disk_tree_info *out, mk_err *err);
 
 /* The estimate from counts alone (pure; unit-tested). */
 uint64_t disk_tree_estimate(uint64_t inodes, uint64_t data_bytes);

@@ -8,7 +8,7 @@
  * and security.* xattrs need root, or fakeroot (see privilege.h).
  *
  * Every entry passes the tarpath.h rules first (no absolute paths, no "..", nothing
- * written through a symlink); libarchive's SECURE_* flags are a second line.
+ * written through a symlink); libarchive's NODOTDOT/NOABSOLUTEPATHS are a second line.
  * The first bad entry, read error or write error (ENOSPC included) stops extraction
  * with one line naming the archive or entry. The caller owns dest_dir and removes it
  * on failure: a half-extracted tree is never reported as success. */
@@ -24,7 +24,8 @@ typedef struct extract_stats {
     uint64_t bytes; /* regular file data written */
 } extract_stats;
 
-/* dest_dir must exist (normally empty). st may be NULL. Shows a progress bar on a
+/* dest_dir must exist and be empty (so that every symlink in it comes from the
+ * archive and is known to the checks). st may be NULL. Shows a progress bar on a
  * TTY (compressed bytes consumed vs the archive's size). Returns 0 or -1 with err. */
 int extract_archive(const char *archive, const char *dest_dir, extract_stats *st, mk_err *err);
 

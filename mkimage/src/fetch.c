@@ -61,11 +61,22 @@ static void sync_dir(const char *dir)
     }
 }
 
-/* A checksum list or signature: read in place when local; when remote, from the
- * URL-keyed cache, downloading it on a miss. */
-static int get_small(ctx *c, const char *url, size_t max, const char *label, char **data,
-                     size_t *len, mk_err *err)
+/* Releases a locked partial file that turned out not to be needed, removing it
+ * when empty (the lock created it) so the cache holds no litter. */
+static void release_part(int fd, const char *part)
 {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && st.st_size == 0)
+        unlink(part);
+    close(fd);
+}
+
+/* A checksum list or signature: read in place when local; when remote, from the
+ * URL-keyed cache (*cached set), downloading it on a miss. */
+static int get_small(ctx *c, const char *url, size_t max, const char *label, char **data,
+                     size_t *len, bool *cached, mk_err *err)
+{
+    *cached = false;
     bool remote;
     char path[PATH_MAX];
     if (url_classify(url, &remote, path, err) < 0)
@@ -78,8 +89,10 @@ static int get_small(ctx *c, const char *url, size_t max, const char *label, cha
     if (ensure_cache_dir(c, "url", dir, err) < 0 || join(final, dir, key, "", err) < 0 ||
         join(part, dir, key, ".part", err) < 0)
         return -1;
-    if (access(final, F_OK) == 0)
+    if (access(final, F_OK) == 0) {
+        *cached = true;
         return read_small_file(final, max, data, len, err);
+    }
 
     int fd;
     if (cache_lock_open(part, &fd, err) < 0)
@@ -88,6 +101,7 @@ static int get_small(ctx *c, const char *url, size_t max, const char *label, cha
         http_opts o = c->http;
         o.max_bytes = max;
         o.label = label;
+        o.dest = part;
         uint64_t resumed_from;
         int rc = 0;
         if (ftruncate(fd, 0) < 0)
@@ -102,13 +116,25 @@ static int get_small(ctx *c, const char *url, size_t max, const char *label, cha
             return -1;
         }
         sync_dir(dir);
+        close(fd);
+    } else {
+        release_part(fd, part);
     }
-    close(fd);
     return read_small_file(final, max, data, len, err);
 }
 
+/* Drops url's entry from the URL-keyed cache. */
+static void evict_small(ctx *c, const char *url)
+{
+    char dir[PATH_MAX], key[65], final[PATH_MAX];
+    mk_err ignored;
+    sha256_hex_of(url, strlen(url), key);
+    if (ensure_cache_dir(c, "url", dir, &ignored) == 0 && join(final, dir, key, "", &ignored) == 0)
+        unlink(final);
+}
+
 /* Verifies the checksum list's minisign signature, when one is given. */
-static int check_signature(ctx *c, const char *sums, size_t sums_len, mk_err *err)
+static int check_signature(ctx *c, const char *sums, size_t sums_len, bool *cached, mk_err *err)
 {
     const fetch_request *rq = c->rq;
     if (!rq->sig_url)
@@ -120,10 +146,33 @@ static int check_signature(ctx *c, const char *sums, size_t sums_len, mk_err *er
         return -1;
     char *sig;
     size_t sig_len;
-    if (get_small(c, rq->sig_url, MINISIGN_MAX_FILE, "signature", &sig, &sig_len, err) < 0)
+    if (get_small(c, rq->sig_url, MINISIGN_MAX_FILE, "signature", &sig, &sig_len, cached, err) < 0)
         return -1;
     int rc = minisign_verify(&pk, sig, sig_len, rq->sig_url, sums, sums_len, NULL, 0, err);
     free(sig);
+    return rc;
+}
+
+/* Looks the source up in the (signed) checksum list: *listed on success. *cached
+ * tells whether any file involved came from the URL-keyed cache. */
+static int digest_from_list(ctx *c, char listed[65], bool *cached, mk_err *err)
+{
+    const fetch_request *rq = c->rq;
+    char *sums;
+    size_t sums_len;
+    bool sums_cached = false, sig_cached = false;
+    int rc = get_small(c, rq->sums_url, SUMS_MAX, "checksums", &sums, &sums_len, &sums_cached, err);
+    if (rc == 0) {
+        char name[256];
+        mk_err inner = {""};
+        rc = check_signature(c, sums, sums_len, &sig_cached, err);
+        if (rc == 0 && url_filename(rq->url, name, sizeof name, err) < 0)
+            rc = -1;
+        if (rc == 0 && sums_lookup(sums, sums_len, name, listed, &inner) < 0)
+            rc = mk_fail(err, "%s: %s", rq->sums_url, inner.msg);
+        free(sums);
+    }
+    *cached = sums_cached || sig_cached;
     return rc;
 }
 
@@ -142,20 +191,19 @@ static int expected_digest(ctx *c, char want[65], bool *have, mk_err *err)
     if (!rq->sums_url)
         return 0;
 
-    char *sums;
-    size_t sums_len;
-    if (get_small(c, rq->sums_url, SUMS_MAX, "checksums", &sums, &sums_len, err) < 0)
-        return -1;
-    char name[256], listed[65];
-    mk_err inner = {""};
-    int rc = check_signature(c, sums, sums_len, err);
-    if (rc == 0 && url_filename(rq->url, name, sizeof name, err) < 0)
-        rc = -1;
-    if (rc == 0 && sums_lookup(sums, sums_len, name, listed, &inner) < 0)
-        rc = mk_fail(err, "%s: %s", rq->sums_url, inner.msg);
-    free(sums);
-    if (rc < 0)
-        return -1;
+    char listed[65];
+    bool cached;
+    if (digest_from_list(c, listed, &cached, err) < 0) {
+        if (!cached)
+            return -1;
+        /* A list cached under a URL whose content has since changed (a "current"
+         * directory moving to the next release): fetch list and signature again. */
+        evict_small(c, rq->sums_url);
+        if (rq->sig_url)
+            evict_small(c, rq->sig_url);
+        if (digest_from_list(c, listed, &cached, err) < 0)
+            return -1;
+    }
     if (*have && strcmp(want, listed) != 0)
         return mk_fail(err, "%s: the given SHA-256 %s differs from %s in %s", rq->url, want,
                        listed, rq->sums_url);
@@ -212,19 +260,23 @@ static int fetch_remote(ctx *c, const char *want, fetch_result *out, mk_err *err
     /* Another mkimage may have completed the same download while we waited. */
     hit = try_cached(final, want, out, err);
     if (hit != 0) {
-        close(fd);
+        release_part(fd, part);
         return hit < 0 ? -1 : 0;
     }
 
     http_opts o = c->http;
     o.label = "download";
+    o.dest = part;
     char sha[65], b3[65];
     uint64_t resumed_from = 0;
     for (int pass = 0;; pass++) {
-        if (http_download(url, fd, &o, &resumed_from, err) < 0) {
+        int rc = http_download(url, fd, &o, &resumed_from, err);
+        if (rc < 0) {
             struct stat st;
-            if (fstat(fd, &st) == 0 && st.st_size == 0)
-                unlink(part); /* nothing worth resuming */
+            /* Keep a partial download to resume, unless it is empty or writing it
+             * failed (a full disk should get its space back). */
+            if (rc == -2 || (fstat(fd, &st) == 0 && st.st_size == 0))
+                unlink(part);
             close(fd);
             return -1;
         }

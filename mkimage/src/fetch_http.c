@@ -31,7 +31,8 @@ typedef struct xfer {
 } xfer;
 
 /* RESTART: the server ignored Range (answered 200 to a resume): start over. */
-typedef enum { ATTEMPT_OK, ATTEMPT_RETRY, ATTEMPT_RESTART, ATTEMPT_FATAL } attempt_result;
+/* LOCAL: writing the file failed; nothing to do with the server. */
+typedef enum { ATTEMPT_OK, ATTEMPT_RETRY, ATTEMPT_RESTART, ATTEMPT_FATAL, ATTEMPT_LOCAL } attempt_result;
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
@@ -102,6 +103,7 @@ static attempt_result attempt(CURL *c, const char *url, xfer *x, const http_opts
                               char *reason, size_t reason_size, mk_err *err)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
+    reason[0] = 0;
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)x->offset);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
@@ -121,8 +123,8 @@ static attempt_result attempt(CURL *c, const char *url, xfer *x, const http_opts
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     if (x->write_errno) {
-        mk_fail_errno(err, x->write_errno, "%s: cannot write the download", url);
-        return ATTEMPT_FATAL;
+        mk_fail_errno(err, x->write_errno, "%s: cannot write", o->dest ? o->dest : url);
+        return ATTEMPT_LOCAL;
     }
     if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         mk_fail(err, "%s: larger than %llu bytes", url, (unsigned long long)o->max_bytes);
@@ -213,7 +215,8 @@ int http_download(const char *url, int fd, const http_opts *o, uint64_t *resumed
     for (;;) {
         off_t end = lseek(fd, 0, SEEK_END);
         if (end < 0) {
-            rc = mk_fail_errno(err, errno, "%s: cannot seek the partial download", url);
+            mk_fail_errno(err, errno, "%s: cannot seek", o->dest ? o->dest : url);
+            rc = -2;
             break;
         }
         x.offset = (uint64_t)end;
@@ -223,6 +226,10 @@ int http_download(const char *url, int fd, const http_opts *o, uint64_t *resumed
         attempt_result r = attempt(c, url, &x, o, reason, sizeof reason, err);
         if (r == ATTEMPT_OK) {
             rc = 0;
+            break;
+        }
+        if (r == ATTEMPT_LOCAL) {
+            rc = -2;
             break;
         }
         if (r == ATTEMPT_FATAL) {
@@ -235,7 +242,8 @@ int http_download(const char *url, int fd, const http_opts *o, uint64_t *resumed
             range_refused = true;
             attempts--;
             if (ftruncate(fd, 0) < 0) {
-                rc = mk_fail_errno(err, errno, "%s: cannot restart the download", url);
+                mk_fail_errno(err, errno, "%s: cannot truncate", o->dest ? o->dest : url);
+                rc = -2;
                 break;
             }
             continue;

@@ -16,12 +16,14 @@ typedef struct http_opts {
     long retry_delay_ms;    /* first back-off delay; doubles each retry, capped at 30 s */
     uint64_t max_bytes;     /* 0: unlimited; else refuse larger bodies */
     const char *label;      /* progress bar label */
+    const char *dest;       /* file written, named in local write errors */
 } http_opts;
 
 /* Appends url's content to fd from the file's current end, which must hold a prefix
  * of it (an earlier partial download) or nothing. *resumed_from receives the size
- * the file had at the start. A "URL: reason" one-line error on failure; fd keeps
- * whatever prefix arrived so a later call can resume. */
+ * the file had at the start. Returns 0; or -1 with a "URL: reason" error, fd
+ * keeping whatever prefix arrived so a later call can resume; or -2 when writing
+ * the file failed (e.g. disk full), "DEST: cannot write: reason". */
 int http_download(const char *url, int fd, const http_opts *o, uint64_t *resumed_from,
                   mk_err *err);
 

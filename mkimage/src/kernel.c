@@ -216,7 +216,6 @@ static int write_entry_file(struct pkg_ctx *c, struct archive *a, const char *pa
             return mk_fail(err, "%s: %s: duplicate entry", c->label, path);
         return mk_fail_errno(err, en, "%s: create %s", c->label, path);
     }
-    uint64_t got = 0;
     for (;;) {
         const void *buf;
         size_t len;
@@ -245,13 +244,11 @@ static int write_entry_file(struct pkg_ctx *c, struct archive *a, const char *pa
             }
             done += (size_t)n;
         }
-        got += len;
     }
     /* Sparse entries leave holes; make the length exactly the declared size. */
     if (ftruncate(fd, size) < 0 || close(fd) < 0)
         return mk_fail_errno(err, errno, "%s: write %s", c->label, path);
     c->bytes += (uint64_t)size;
-    (void)got;
     if (c->outer)
         progress_update(&c->prog, (uint64_t)archive_filter_bytes(c->outer, -1));
     return 0;

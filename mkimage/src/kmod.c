@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "modinfo.h"
@@ -139,8 +138,8 @@ static bool is_builtin(kmod_index *ix, const char *name)
            bsearch(&name, ix->builtin.v, ix->builtin.n, sizeof(char *), cmp_str) != NULL;
 }
 
-/* Reads a whole (small) index file; *buf is NULL when the file does not exist. */
-static int read_small_file(const char *path, char **buf, size_t *len, mk_err *err)
+/* Reads a whole file of at most max bytes; *buf is NULL when it does not exist. */
+static int read_bounded(const char *path, size_t max, char **buf, size_t *len, mk_err *err)
 {
     *buf = NULL;
     *len = 0;
@@ -148,9 +147,9 @@ static int read_small_file(const char *path, char **buf, size_t *len, mk_err *er
     if (fd < 0)
         return errno == ENOENT ? 0 : mk_fail_errno(err, errno, "%s", path);
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_INDEX_FILE_BYTES) {
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
         close(fd);
-        return mk_fail(err, "%s: not a regular file of sane size", path);
+        return mk_fail(err, "%s: not a regular file of at most %zu MiB", path, max >> 20);
     }
     char *b = malloc((size_t)st.st_size + 1);
     if (!b) {
@@ -162,8 +161,14 @@ static int read_small_file(const char *path, char **buf, size_t *len, mk_err *er
         ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            break;
+        if (r < 0) {
+            int en = errno;
+            free(b);
+            close(fd);
+            return mk_fail_errno(err, en, "%s: read", path);
+        }
+        if (r == 0)
+            break; /* shrank while reading: take what is there */
         got += (size_t)r;
     }
     close(fd);
@@ -171,6 +176,11 @@ static int read_small_file(const char *path, char **buf, size_t *len, mk_err *er
     *buf = b;
     *len = got;
     return 0;
+}
+
+static int read_small_file(const char *path, char **buf, size_t *len, mk_err *err)
+{
+    return read_bounded(path, MAX_INDEX_FILE_BYTES, buf, len, err);
 }
 
 /* ---------- reading modules ---------- */
@@ -249,27 +259,12 @@ int kmod_read(const kernel_tree *k, const char *relpath, unsigned char **data, s
         return mk_fail(err, "kernel module %s: path too long", relpath);
     if (compressed(relpath))
         return decompress_file(path, data, len, err);
-    unsigned char *buf = NULL;
-    char *cbuf;
-    size_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int en = errno;
-        if (fd >= 0)
-            close(fd);
-        return mk_fail_errno(err, en, "kernel module %s", path);
-    }
-    close(fd);
-    if (!S_ISREG(st.st_mode) || st.st_size > MAX_MODULE_BYTES)
-        return mk_fail(err, "kernel module %s: not a regular file of sane size", path);
-    if (read_small_file(path, &cbuf, &n, err) < 0)
+    char *buf;
+    if (read_bounded(path, MAX_MODULE_BYTES, &buf, len, err) < 0)
         return -1;
-    if (!cbuf)
-        return mk_fail(err, "kernel module %s: vanished", path);
-    buf = (unsigned char *)cbuf;
-    *data = buf;
-    *len = n;
+    if (!buf)
+        return mk_fail(err, "kernel module %s: not found", path);
+    *data = (unsigned char *)buf;
     return 0;
 }
 
@@ -691,7 +686,7 @@ static int emit(struct resolver *r, const kmod_mod *m)
     return 0;
 }
 
-static int visit(struct resolver *r, kmod_mod *m, int depth, const char *needed_by);
+static int visit(struct resolver *r, kmod_mod *m, int depth);
 
 /* Soft dependencies are best effort: a name or alias that matches nothing, or
  * one that would close a cycle, is skipped. */
@@ -699,7 +694,7 @@ static int visit_soft(struct resolver *r, const char *name, int depth)
 {
     kmod_mod *m = find_mod(r->ix, name);
     if (m)
-        return r->state[m - r->ix->mods] == VISITING ? 0 : visit(r, m, depth + 1, NULL);
+        return r->state[m - r->ix->mods] == VISITING ? 0 : visit(r, m, depth + 1);
     if (is_builtin(r->ix, name))
         return 0;
     if (load_aliases(r->ix, r->err) < 0)
@@ -708,15 +703,14 @@ static int visit_soft(struct resolver *r, const char *name, int depth)
         if (strcmp(r->ix->aliases[i].alias, name) != 0)
             continue;
         kmod_mod *am = find_mod(r->ix, r->ix->aliases[i].mod);
-        if (am && r->state[am - r->ix->mods] != VISITING && visit(r, am, depth + 1, NULL) < 0)
+        if (am && r->state[am - r->ix->mods] != VISITING && visit(r, am, depth + 1) < 0)
             return -1;
     }
     return 0;
 }
 
-static int visit(struct resolver *r, kmod_mod *m, int depth, const char *needed_by)
+static int visit(struct resolver *r, kmod_mod *m, int depth)
 {
-    (void)needed_by;
     size_t i = (size_t)(m - r->ix->mods);
     if (r->state[i] == DONE)
         return 0;
@@ -738,7 +732,7 @@ static int visit(struct resolver *r, kmod_mod *m, int depth, const char *needed_
             return mk_fail(r->err, "kernel module %s (needed by %s): not found in %s",
                            m->deps.v[j], m->name, r->ix->version);
         }
-        if (visit(r, d, depth + 1, m->name) < 0)
+        if (visit(r, d, depth + 1) < 0)
             return -1;
     }
     if (emit(r, m) < 0)
@@ -786,7 +780,7 @@ int kmod_resolve(const kernel_tree *k, const char *const *names, size_t n, kmod_
         normalise(name);
         kmod_mod *m = find_mod(r.ix, name);
         if (m) {
-            if (visit(&r, m, 0, NULL) < 0)
+            if (visit(&r, m, 0) < 0)
                 return resolver_end(&r, -1);
             continue;
         }
@@ -803,7 +797,7 @@ int kmod_resolve(const kernel_tree *k, const char *const *names, size_t n, kmod_
             if (!am)
                 continue;
             any = true;
-            if (visit(&r, am, 0, NULL) < 0)
+            if (visit(&r, am, 0) < 0)
                 return resolver_end(&r, -1);
         }
         if (!any)
@@ -846,7 +840,7 @@ int kmod_glob(const kernel_tree *k, const char *const *prefixes, size_t n, kmod_
             /* A shadowed duplicate (same name elsewhere) is not what modprobe loads. */
             if (find_mod(r.ix, m->name) != m)
                 continue;
-            if (visit(&r, m, 0, NULL) < 0) {
+            if (visit(&r, m, 0) < 0) {
                 free(order);
                 return resolver_end(&r, -1);
             }
@@ -880,7 +874,7 @@ int kmod_deps_of(const kernel_tree *k, const char *relpath, kmod_list *out, mk_e
     if (!m || strcmp(m->path, relpath) != 0)
         return resolver_end(&r, mk_fail(err, "kernel module %s: not found in %s", relpath,
                                         k->version));
-    if (visit(&r, m, 0, NULL) < 0)
+    if (visit(&r, m, 0) < 0)
         return resolver_end(&r, -1);
     /* the module itself came last; the caller wants only what it needs */
     free(out->paths[--out->n]);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,7 +21,10 @@ static int setup(void **state)
 {
     (void)state;
     const char *build = getenv("BUILD");
-    snprintf(path, sizeof path, "%s/tmp/test_checksum.%ld", build ? build : "/tmp", (long)getpid());
+    char dir[PATH_MAX - 64]; /* leaves room for the file name */
+    snprintf(dir, sizeof dir, "%s/tmp", build ? build : "/tmp");
+    mkdir(dir, 0755); /* may exist already */
+    snprintf(path, sizeof path, "%s/test_checksum.%ld", dir, (long)getpid());
     return 0;
 }
 
@@ -75,8 +79,8 @@ static void test_matches_tools_on_large_file(void **state)
     (void)state;
     if (system("command -v b3sum >/dev/null && command -v sha256sum >/dev/null") != 0)
         skip();
-    /* Larger than the read buffer and not a multiple of it or of a chunk. */
-    size_t n = (3u << 20) + 12345;
+    /* Larger than the read buffer and not a multiple of it or of a chunk, */
+    size_t n = (9u << 20) + 12345; /* also above the threaded-hashing threshold */
     uint8_t *buf = malloc(n);
     assert_non_null(buf);
     for (size_t i = 0; i < n; i++)

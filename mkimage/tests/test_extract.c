@@ -348,6 +348,64 @@ static void test_hardlink_escape(void **state)
     expect_error(d, 1, (const char *[]){"archive root", NULL});
 }
 
+static void test_hardlink_to_symlink(void **state)
+{
+    (void)state;
+    /* A hard link to a symlink is itself a symlink: nothing may go through it. */
+    const spec a[] = {{.path = "l", .type = AE_IFLNK, .link = g_outside},
+                      {.path = "h", .hardlink = "l"},
+                      {.path = "h/pwned", .data = "x"}};
+    expect_error(a, 3, (const char *[]){"\"h/pwned\"", "symlink \"h\"", NULL});
+    outside_untouched();
+}
+
+/* A regular file replacing a symlink replaces the link, never its target. */
+static void test_file_replaces_symlink(void **state)
+{
+    (void)state;
+    char target[8192];
+    snprintf(target, sizeof target, "%s/secret", g_outside);
+    const spec a[] = {{.path = "l", .type = AE_IFLNK, .link = target},
+                      {.path = "l", .data = "replaced"},
+                      {.path = "d", .type = AE_IFLNK, .link = g_outside},
+                      {.path = "d", .data = "file over dir link"}};
+    char tar[4096], dest[4096];
+    path_in_tmp(tar, sizeof tar, "replace.tar");
+    write_archive(tar, "none", a, 4);
+    make_dir(dest, sizeof dest);
+    mk_err err = {{0}};
+    if (extract_archive(tar, dest, NULL, &err) != 0)
+        fail_msg("%s", err.msg);
+    char p[8192], buf[64] = "";
+    snprintf(p, sizeof p, "%s/l", dest);
+    struct stat st;
+    assert_int_equal(lstat(p, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    FILE *f = fopen(target, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    assert_string_equal(buf, "secret\n");
+    snprintf(p, sizeof p, "%s/d", dest);
+    assert_int_equal(lstat(p, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    outside_untouched();
+}
+
+static void test_dest_not_empty(void **state)
+{
+    (void)state;
+    char tar[4096], dest[4096], p[8192];
+    path_in_tmp(tar, sizeof tar, "ok.tar");
+    write_archive(tar, "none", ROOTFS, 2);
+    make_dir(dest, sizeof dest);
+    snprintf(p, sizeof p, "%s/stale", dest);
+    assert_int_equal(symlink("/", p), 0);
+    mk_err err = {{0}};
+    assert_int_equal(extract_archive(tar, dest, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "empty directory"));
+}
+
 static void test_root_not_dir(void **state)
 {
     (void)state;
@@ -542,6 +600,9 @@ int main(void)
         cmocka_unit_test_setup(test_dotdot, setup_outside),
         cmocka_unit_test_setup(test_symlink_escape, setup_outside),
         cmocka_unit_test_setup(test_hardlink_escape, setup_outside),
+        cmocka_unit_test_setup(test_hardlink_to_symlink, setup_outside),
+        cmocka_unit_test_setup(test_file_replaces_symlink, setup_outside),
+        cmocka_unit_test(test_dest_not_empty),
         cmocka_unit_test(test_root_not_dir),
         cmocka_unit_test(test_control_chars_quoted),
         cmocka_unit_test(test_truncated),

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,6 +25,7 @@
 
 #include "checksum.h"
 #include "fetch.h"
+#include "fetch_url.h"
 #include "progress.h"
 
 #define PAYLOAD_SIZE (2u << 20)
@@ -312,6 +314,21 @@ static void test_sums_file_lookup_and_cache(void **state)
     assert_int_equal(fetch_verified(&rq, &r, &err), -1);
     assert_non_null(strstr(err.msg, "differs from"));
 
+    /* A stale list in the cache (its URL's content changed upstream, as a "current"
+     * directory does at each release) is fetched again once. */
+    char stale_cache[PATH_MAX], key[65], stale[PATH_MAX], cmd[2 * PATH_MAX];
+    new_cache(stale_cache);
+    sha256_hex_of(sums, strlen(sums), key);
+    pathf(stale, "%s/url/%s", stale_cache, key);
+    xsnprintf(cmd, sizeof cmd, "mkdir -p '%s/url' && echo 'SHA256 (old.tar.xz) = %s' > '%s'",
+              stale_cache, g.sha, stale);
+    assert_int_equal(run(cmd), 0);
+    rq = base_request(u, stale_cache);
+    rq.sums_url = sums;
+    before = requests(NULL);
+    assert_int_equal(fetch_verified(&rq, &r, &err), 0);
+    assert_int_equal(requests(NULL), before + 2);
+
     /* The file is not listed. */
     char other[PATH_MAX];
     url(other, "/other.sums");
@@ -581,6 +598,72 @@ static void test_resume_edge_cases(void **state)
     assert_int_equal(r.size, PAYLOAD_SIZE);
 }
 
+/* Several mkimage runs fetching the same file into one cache at once: all get a
+ * verified file, and no partial file is left behind. */
+static void test_concurrent_fetches(void **state)
+{
+    (void)state;
+    char u[PATH_MAX], cache[PATH_MAX], part[PATH_MAX], final[PATH_MAX];
+    url(u, "/b.tar.xz");
+    new_cache(cache);
+    cache_file(part, cache, ".part");
+    cache_file(final, cache, "");
+    int before = requests("/b.tar.xz");
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        assert_true(kids[i] >= 0);
+        if (kids[i] == 0) {
+            fetch_request rq = base_request(u, cache);
+            rq.sha256 = g.sha;
+            fetch_result r;
+            mk_err err;
+            _exit(fetch_verified(&rq, &r, &err) == 0 && strcmp(r.sha256, g.sha) == 0 ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        int st;
+        assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    int n = requests("/b.tar.xz") - before;
+    assert_true(n >= 1 && n <= 3);
+    assert_true(exists(final));
+    assert_false(exists(part));
+}
+
+/* Writing the download fails (here: a file size limit standing in for a full
+ * disk): the error names the file, and the partial file is removed to give the
+ * space back. */
+static void test_local_write_error(void **state)
+{
+    (void)state;
+    char u[PATH_MAX], cache[PATH_MAX], part[PATH_MAX], final[PATH_MAX];
+    url(u, "/a.tar.xz");
+    new_cache(cache);
+    cache_file(part, cache, ".part");
+    cache_file(final, cache, "");
+    fetch_request rq = base_request(u, cache);
+    rq.sha256 = g.sha;
+    fetch_result r;
+    mk_err err = {""};
+    struct rlimit old, small;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = PAYLOAD_SIZE / 4;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN); /* get EFBIG instead of a signal */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    int rc = fetch_verified(&rq, &r, &err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(rc, -1);
+    char want[PATH_MAX + 64];
+    xsnprintf(want, sizeof want, "%s: cannot write: File too large", part);
+    assert_string_equal(err.msg, want);
+    assert_false(exists(part));
+    assert_false(exists(final));
+}
+
 static void test_local_sources(void **state)
 {
     (void)state;
@@ -666,6 +749,42 @@ static void test_request_errors(void **state)
     assert_null(strchr(err.msg, '\n'));
 }
 
+/* URL parsing (no server involved). */
+static void test_url_helpers(void **state)
+{
+    (void)state;
+    char name[256], path[PATH_MAX];
+    bool remote;
+    mk_err err = {""};
+    static const char *const ok[][2] = {
+        {"https://repo-default.voidlinux.org/live/20250202/void-x86_64-musl-ROOTFS-20250202.tar.xz",
+         "void-x86_64-musl-ROOTFS-20250202.tar.xz"},
+        {"http://h:8080/a/b%20c.tar.xz?token=1#frag", "b c.tar.xz"},
+        {"HTTP://h/x.tar", "x.tar"},
+        {"file:///srv/rootfs/x.tar.xz", "x.tar.xz"},
+        {"/srv/rootfs/y.tar.xz", "y.tar.xz"},
+        {"relative.tar.xz", "relative.tar.xz"},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_int_equal(url_filename(ok[i][0], name, sizeof name, &err), 0);
+        assert_string_equal(name, ok[i][1]);
+    }
+    static const char *const bad[] = {"http://h/", "http://h", "http://h/a/%2F", "http://h/..",
+                                      "http://h/a%00b", "/srv/dir/"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(url_filename(bad[i], name, sizeof name, &err), -1);
+
+    assert_int_equal(url_classify("file://localhost/srv/a%20b.tar", &remote, path, &err), 0);
+    assert_false(remote);
+    assert_string_equal(path, "/srv/a b.tar");
+    assert_int_equal(url_classify("https://h/x", &remote, path, &err), 0);
+    assert_true(remote);
+    assert_int_equal(url_classify("file://otherhost/x", &remote, path, &err), -1);
+    assert_int_equal(url_classify("gopher://h/x", &remote, path, &err), -1);
+    assert_string_equal(err.msg, "gopher://h/x: unsupported URL scheme (use http, https, file or a path)");
+    assert_int_equal(url_classify("", &remote, path, &err), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -678,8 +797,11 @@ int main(void)
         cmocka_unit_test(test_retries_on_503),
         cmocka_unit_test(test_resume_after_truncation),
         cmocka_unit_test(test_resume_edge_cases),
+        cmocka_unit_test(test_concurrent_fetches),
+        cmocka_unit_test(test_local_write_error),
         cmocka_unit_test(test_local_sources),
         cmocka_unit_test(test_request_errors),
+        cmocka_unit_test(test_url_helpers),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

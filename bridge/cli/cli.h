@@ -1,0 +1,38 @@
+/* The revm command line: options shared by every command, and the command table. */
+#ifndef BRIDGE_CLI_CLI_H
+#define BRIDGE_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CLI_MAX_ENV 64
+
+enum cli_pty { CLI_PTY_AUTO, CLI_PTY_FORCE, CLI_PTY_NO };
+
+typedef struct cli_opts {
+    const char *vm;     /* --vm NAME, default "app" */
+    const char *socket; /* --socket PATH or $REVM_SOCKET: talk to this bridge directly */
+    enum cli_pty pty;   /* -t / -T */
+    const char *cwd, *user;
+    const char *env[CLI_MAX_ENV];
+    size_t envc;
+    bool verbose;       /* -v or $REVM_DEBUG: report every protocol fault */
+} cli_opts;
+
+/* Parses the global options before the command; returns the index of the first argument
+ * that is not an option (the command or program), or -1 after printing a usage error.
+ * Returns argc for --help (after printing help). */
+int cli_parse(int argc, char **argv, cli_opts *o, bool *help);
+void cli_usage(FILE *out);
+
+/* Runs argv[0..argc) in the VM (login shell when login and argc == 0). Exit code. */
+int cli_exec(const cli_opts *o, int argc, char **argv, bool login);
+
+/* `revm mux --listen PATH` (mux_cmd.c). */
+int cli_cmd_mux(const cli_opts *o, int argc, char **argv);
+
+/* Dispatch: argv[0] is a command name or a program. Exit code. */
+int cli_dispatch(const cli_opts *o, int argc, char **argv);
+
+#endif

@@ -1,0 +1,55 @@
+/* The revm command table. A first word that names a command runs it; anything else is a
+ * program to run in the VM. The lifecycle commands live in lifecycle.c (the supervisor side
+ * of revm); add new subcommands here. */
+#include "cli.h"
+
+#include <string.h>
+
+#include "lifecycle.h"
+
+static int cmd_shell(const cli_opts *o, int argc, char **argv)
+{
+    if (argc > 1) {
+        fprintf(stderr, "revm: usage: revm shell (takes no arguments; use revm PROGRAM ARGS...)\n");
+        return 2;
+    }
+    (void)argv;
+    return cli_exec(o, 0, NULL, true);
+}
+
+static int cmd_lifecycle(const cli_opts *o, int argc, char **argv)
+{
+    (void)o;
+    return cli_lifecycle_main(argc, argv);
+}
+
+static int cmd_help(const cli_opts *o, int argc, char **argv)
+{
+    (void)o, (void)argc, (void)argv;
+    cli_usage(stdout);
+    return 0;
+}
+
+static const struct cli_command {
+    const char *name;
+    int (*run)(const cli_opts *o, int argc, char **argv);
+} commands[] = {
+    {"shell", cmd_shell},
+    {"mux", cli_cmd_mux},
+    {"help", cmd_help},
+    {"start", cmd_lifecycle},
+    {"stop", cmd_lifecycle},
+    {"restart", cmd_lifecycle},
+    {"status", cmd_lifecycle},
+    {"list", cmd_lifecycle},
+    {"console", cmd_lifecycle},
+    {"logs", cmd_lifecycle},
+};
+
+int cli_dispatch(const cli_opts *o, int argc, char **argv)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[0], commands[i].name))
+            return commands[i].run(o, argc, argv);
+    return cli_exec(o, argc, argv, false);
+}

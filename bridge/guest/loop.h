@@ -1,0 +1,19 @@
+/* The guest daemon's event loop: one epoll over the port, child fds and a signalfd. */
+#ifndef GUEST_LOOP_H
+#define GUEST_LOOP_H
+
+enum guest_mode { GUEST_MODE_AUTO, GUEST_MODE_DEVICE, GUEST_MODE_LISTEN, GUEST_MODE_FD };
+
+typedef struct guest_opts {
+    enum guest_mode mode;
+    const char *path;      /* DEVICE: device path; LISTEN: socket path */
+    int fd;                /* FD */
+    const char *port_name; /* AUTO: virtio-serial port name */
+    const char *sysdir, *devdir; /* AUTO: where to look (normally /sys/class/virtio-ports, /dev) */
+} guest_opts;
+
+/* Runs until SIGTERM/SIGINT (or, in FD mode, until the connection ends). Returns the exit
+ * status for main. */
+int guest_run(const guest_opts *o, const char *agent);
+
+#endif

@@ -1,0 +1,70 @@
+/* Port discovery and opening (see port.h). */
+#include "port.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int guest_port_find(const char *sysdir, const char *devdir, const char *name, char *out,
+                    size_t cap)
+{
+    DIR *d = opendir(sysdir);
+    if (!d)
+        return -1;
+    int rc = -1;
+    struct dirent *e;
+    while (rc < 0 && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[512], got[256];
+        snprintf(path, sizeof path, "%s/%s/name", sysdir, e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, got, sizeof got - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        got[n] = 0;
+        got[strcspn(got, "\n")] = 0;
+        if (strcmp(got, name) == 0 &&
+            (size_t)snprintf(out, cap, "%s/%s", devdir, e->d_name) < cap)
+            rc = 0;
+    }
+    closedir(d);
+    return rc;
+}
+
+int guest_port_open(const char *path)
+{
+    return open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+}
+
+int guest_listen_unix(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The README's main job (`make demo`): build the driver, filesystem and app VM images
+# with mkimage from the embedded offline default, then boot the app VM and show
+# that it came up.
+#
+# The offline default: the real Void ROOTFS cannot be downloaded on these machines,
+# so the demo uses the small Void-layout fixture (busybox + runit), built locally
+# from Debian packages by scripts/fixtures/build-all.sh, verified against its own
+# sha256sum.txt like a Void release.
+# Output: images in build/demo/; the app VM's console log in build/demo/app.console.
+set -euo pipefail
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+export BUILD
+FIXTURES=$BUILD/fixtures
+OUT=$BUILD/demo
+MKIMAGE=$BUILD/bin/mkimage
+
+say() { printf '%s\n' "demo: $*"; }
+die() { printf '%s\n' "demo: $*" >&2; exit 1; }
+
+[ -x "$MKIMAGE" ] || die "$MKIMAGE missing: run 'make' first"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: run 'make deps' as root"
+
+if ! "$TOP/scripts/fixtures/build-all.sh" kernel small >"$BUILD/demo-fixtures.log" 2>&1; then
+  tail -n 5 "$BUILD/demo-fixtures.log" >&2
+  die "could not build the offline rootfs and kernel (needs root once; log: $BUILD/demo-fixtures.log)"
+fi
+tarball=$(ls "$FIXTURES"/small/*.tar.xz)
+
+mkdir -p "$OUT"
+bridge=()
+[ -x "$BUILD/lib/revm/revm-guestd" ] && bridge=(--bridge "$BUILD/lib/revm/revm-guestd")
+say "building the driver, filesystem and app images from $(basename "$tarball")"
+"$MKIMAGE" --variant all --rootfs "$tarball" --sha256sums "$FIXTURES/small/sha256sum.txt" \
+  --kernel "$FIXTURES/kernel/tree" --variants-dir "$TOP/mkimage/variants" "${bridge[@]}" \
+  --out "$OUT" --quiet
+
+# KVM when it really runs a guest here (nested virtualisation often does not), else TCG.
+accel=${REVM_ACCEL:-tcg}
+if [ -z "${REVM_ACCEL:-}" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+  probe_log=$(mktemp)
+  timeout 5 qemu-system-x86_64 -accel kvm -M q35 -m 64 -nodefaults -display none \
+    -chardev "file,id=dbg,path=$probe_log" -device isa-debugcon,iobase=0x402,chardev=dbg \
+    >/dev/null 2>&1 </dev/null || true
+  grep -q 'No bootable device' "$probe_log" 2>/dev/null && accel=kvm
+  rm -f "$probe_log"
+fi
+
+say "booting the app VM ($accel)"
+: >"$OUT/app.probe"
+qemu-system-x86_64 -accel "$accel" -M q35 -m 512 -nodefaults -display none \
+  -kernel "$OUT/app.vmlinuz" -initrd "$OUT/app.initramfs" \
+  -append 'console=ttyS0 root=/dev/vda rootfstype=btrfs rw' \
+  -drive "file=$OUT/app.qcow2,if=virtio,format=qcow2,snapshot=on" \
+  -device virtio-serial-pci \
+  -chardev "file,id=probe,path=$OUT/app.probe" \
+  -device virtserialport,chardev=probe,name=org.redox.probe.0 \
+  -serial "file:$OUT/app.console" </dev/null >"$OUT/app.qemu.log" 2>&1 &
+qemu=$!
+trap 'kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true' EXIT
+
+deadline=$((SECONDS + 180))
+until grep -q 'revm-probe: ready' "$OUT/app.probe"; do
+  kill -0 "$qemu" 2>/dev/null || die "QEMU exited early; see $OUT/app.qemu.log"
+  [ $SECONDS -lt $deadline ] || die "the app VM did not come up in 180 s; console: $OUT/app.console"
+  sleep 0.5
+done
+say "app VM is up: $(head -n 1 "$OUT/app.probe")"
+say "its console (last lines of $OUT/app.console):"
+grep -a -E 'runit|revm|login' "$OUT/app.console" | tr -d '\r' | tail -n 6 | sed 's/^/    /'
+say "done; images in $OUT"
