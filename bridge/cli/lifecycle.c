@@ -54,7 +54,7 @@ static void revmd_path(char out[PATH_MAX])
 /* Starts a detached revmd logging to STATE/revmd.log and waits for its control socket. */
 static int spawn_revmd(const char *state)
 {
-    char bin[PATH_MAX], log[PATH_MAX];
+    char bin[PATH_MAX], log[PATH_MAX + 16];
     revmd_path(bin);
     snprintf(log, sizeof log, "%s/revmd.log", state);
     pid_t pid = fork();

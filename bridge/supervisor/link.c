@@ -12,8 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "proto.h"
-#include "link_serve.h"
+#include "rb_mux.h"
+#include "rb_unix.h"
 
 struct sup_link {
     pthread_t thread;
@@ -56,21 +56,46 @@ static int connect_bridge(struct sup_link *l)
     }
 }
 
+static void on_ready(void *ctx, const rb_params *p)
+{
+    emit(ctx, SUP_LINK_READY, p->agent);
+}
+
+static void on_log(void *ctx, const char *msg)
+{
+    struct sup_link *l = ctx;
+    fprintf(stderr, "revmd: VM %s: bridge: %s\n", l->vm, msg);
+}
+
+/* Connect, multiplex clients until the connection ends, and start over while the VM runs: a
+ * guest daemon that restarts gets a fresh HELLO (a session reset, PROTOCOL.md) this way. */
 static void *link_main(void *arg)
 {
     struct sup_link *l = arg;
-    int fd = connect_bridge(l);
-    if (fd < 0)
-        return NULL;
-    char agent[120], why[160];
-    /* The guest answers HELLO once its daemon runs: that is what "ready" means. */
-    if (sup_link_handshake(fd, l->stop_pipe[0], agent, sizeof agent, why, sizeof why) == 0) {
-        emit(l, SUP_LINK_READY, agent);
-        sup_link_serve(fd, l->client_sock, l->stop_pipe[0], why, sizeof why);
+    for (;;) {
+        int fd = connect_bridge(l);
+        if (fd < 0)
+            return NULL;
+        char err[256], why[256] = "";
+        unlink(l->client_sock);
+        int listen_fd = rb_unix_listen(l->client_sock, err, sizeof err);
+        if (listen_fd < 0) {
+            close(fd);
+            emit(l, SUP_LINK_DOWN, err);
+            return NULL;
+        }
+        char agent[64];
+        snprintf(agent, sizeof agent, "revmd %s", REVM_VERSION);
+        rb_mux_opts o = {.agent = agent, .stop_fd = l->stop_pipe[0], .on_ready = on_ready,
+                         .log = on_log, .ctx = l};
+        int rc = rb_mux_run(fd, listen_fd, &o, why, sizeof why); /* owns both fds */
+        unlink(l->client_sock);
+        if (rc == 0)
+            return NULL; /* stopped */
+        emit(l, SUP_LINK_DOWN, why);
+        if (stopping(l, 1000))
+            return NULL;
     }
-    close(fd);
-    emit(l, SUP_LINK_DOWN, why);
-    return NULL;
 }
 
 sup_link *sup_link_start(const char *vm, const char *bridge_sock, const char *client_sock,

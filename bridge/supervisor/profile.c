@@ -13,7 +13,7 @@
 typedef struct parse_state {
     sup_profile *p;
     const char *images_dir;
-    char why[256];
+    char why[300];
     bool seen_name, seen_kernel, seen_initramfs, seen_disk;
 } parse_state;
 
@@ -21,7 +21,7 @@ static int bad(parse_state *st, const char *key, const char *fmt, const char *va
 {
     char reason[160];
     snprintf(reason, sizeof reason, fmt, value);
-    snprintf(st->why, sizeof st->why, "%s: %s", key, reason);
+    snprintf(st->why, sizeof st->why, "%.80s: %.160s", key, reason);
     return 0;
 }
 

@@ -191,7 +191,11 @@ void sup_vm_link_event(sup_vm *vm, const sup_link_event *ev)
         vm->restarts = 0;
         snprintf(vm->agent, sizeof vm->agent, "%s", ev->agent);
     } else if (ev->kind == SUP_LINK_DOWN && vm->state == SUP_READY) {
+        /* QEMU still runs but the bridge went away (guest daemon died or hung): wait for it
+         * to come back like at boot; the ready timeout then kills a VM that stays silent. */
         snprintf(vm->last_error, sizeof vm->last_error, "bridge connection lost: %s", ev->agent);
+        vm->state = SUP_STARTING;
+        vm->deadline_ms = sup_now_ms() + (long long)vm->prof.ready_timeout_s * 1000;
     }
 }
 
