@@ -11,8 +11,19 @@ export TOP BUILD FIXTURES PATH="$BUILD/bin:$PATH"
 mkdir -p "$BUILD/tmp"
 T=$(mktemp -d "$BUILD/tmp/$(basename "$0" .sh).XXXXXX")
 _tracked_pids=()
+_cleanup_paths=()
 
 track_pid() { _tracked_pids+=("$1"); }
+
+# short_tmpdir VAR: sets VAR to a private directory with a short path (unix socket paths are
+# limited to 108 bytes, and a CI checkout may be deep), removed at exit like $T. Not usable
+# in $(...), which would lose the registration.
+short_tmpdir() {
+  local d
+  d=$(mktemp -d /tmp/revm-test.XXXXXX)
+  _cleanup_paths+=("$d")
+  printf -v "$1" '%s' "$d"
+}
 
 _end_tracked() {
   local pid
@@ -28,6 +39,8 @@ _end_tracked() {
 _cleanup() {
   local rc=$?
   _end_tracked
+  local p
+  for p in "${_cleanup_paths[@]}"; do rm -rf "$p"; done
   if [ $rc -eq 0 ] || [ -z "${KEEP_TMP:-}" ]; then rm -rf "$T" 2>/dev/null || chmod -R u+w "$T" && rm -rf "$T"; fi
   exit $rc
 }

@@ -148,8 +148,13 @@ static void stream_eof(guestd *g, guest_chan *c, int s)
     if (c->eof_out[s])
         return;
     c->eof_out[s] = true;
-    /* with a PTY, fd[1] is the master: fd[0] (its dup) may still be needed for stdin */
-    close_fd(g, c, s);
+    /* A PTY master is only unwatched, not closed, until the program is reaped: closing it
+     * hangs the terminal up, and a program that has closed its terminal but not yet exited
+     * would die of that SIGHUP and report the wrong status. */
+    if (c->pty && !c->exited)
+        set_events(g, c, s, 0);
+    else
+        close_fd(g, c, s);
     uint8_t f[PROTO_HDR_SIZE + 1];
     guest_send(g, f, proto_enc_stream(f, sizeof f, PROTO_EOF, c->id, (uint8_t)s));
     chan_progress(g, c);

@@ -253,12 +253,13 @@ static void test_pty(void **state)
     tc_result_free(&r);
 
     /* PTY input: typed line comes back (echo) and reaches the program; EOF ends cat */
-    e = (tc_exec){.flags = PROTO_EXEC_PTY, .argv = {"cat"}};
+    e = (tc_exec){.flags = PROTO_EXEC_PTY, .argv = {"sh", "-c", "exec cat 2>/tmp/caterr"}};
     tc_run(C, next_chan++, &e, "typed\n", &r);
     assert_non_null(r.out);
     assert_non_null(strstr(r.out, "typed"));
     if (r.exit.value != 0)
-        fail_msg("cat on a PTY: exit %d, output '%s'", r.exit.value, r.out);
+        fail_msg("cat on a PTY: exit how %d value %d, output '%s'", r.exit.how, r.exit.value,
+                 r.out);
     tc_result_free(&r);
 }
 

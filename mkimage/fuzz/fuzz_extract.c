@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,18 +54,43 @@ static int count_entries(const char *dir)
     return n;
 }
 
+static void remove_base(void) { rm_tree(g_base); }
+
+/* libFuzzer may end without running atexit handlers: work directories are named by
+ * pid, and those of processes no longer running are removed at start. */
+static void remove_stale(const char *parent)
+{
+    DIR *d = opendir(parent);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));) {
+        int pid;
+        char path[512];
+        if (sscanf(e->d_name, "fuzz_extract.%d", &pid) == 1 && pid > 0 && kill(pid, 0) < 0 &&
+            errno == ESRCH) {
+            snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+            rm_tree(path);
+        }
+    }
+    closedir(d);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!g_base[0]) {
         const char *tmp = getenv("TMPDIR");
-        snprintf(g_base, sizeof g_base, "%s/fuzz_extract.XXXXXX",
-                 tmp && *tmp ? tmp : (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"));
-        if (!mkdtemp(g_base))
+        const char *parent =
+            tmp && *tmp ? tmp : (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        remove_stale(parent);
+        snprintf(g_base, sizeof g_base, "%s/fuzz_extract.%d", parent, (int)getpid());
+        rm_tree(g_base);
+        if (mkdir(g_base, 0700) < 0)
             abort();
         char outside[300];
         snprintf(outside, sizeof outside, "%s/outside", g_base);
         mkdir(outside, 0700);
         progress_set_quiet(true);
+        atexit(remove_base);
     }
     int fd = memfd_create("archive", MFD_CLOEXEC);
     if (fd < 0)

@@ -149,8 +149,11 @@ static void chunk_reset(blake3_hasher *h, uint64_t counter)
     h->blocks_compressed = 0;
 }
 
+static bool use_wide(void);
+
 static void init_with(blake3_hasher *h, const uint32_t key[8], uint32_t flags)
 {
+    (void)use_wide(); /* settle the CPU check here, before a hasher may move to a thread */
     memcpy(h->key, key, sizeof h->key);
     h->flags = flags;
     h->stack_len = 0;

@@ -12,9 +12,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "checksum.h"
 #include "disk_exec.h"
 #include "disk_probe.h"
+#include "disk_qcow2.h"
 #include "disk_tree.h"
 #include "outfile.h"
 #include "paths.h"
@@ -188,12 +188,10 @@ static void tick_mkfs(void *ctx)
     progress_update(&b->bar, raw_allocated(b));
 }
 
-static void tick_convert(void *ctx)
+static void tick_convert(void *ctx, uint64_t done)
 {
     build *b = ctx;
-    struct stat st;
-    if (stat(b->out.tmp_path, &st) == 0)
-        progress_update(&b->bar, (uint64_t)st.st_blocks * 512);
+    progress_update(&b->bar, done);
 }
 
 /* Prefixes err (a tool's own "PROGRAM: reason") with the image being built. */
@@ -262,8 +260,7 @@ static int run_mkfs(build *b, mk_err *err)
     if (!ok)
         return mk_fail(err, "%s: %s wrote no valid superblock", s->out_qcow2, argv[0]);
 
-    const char *fsck = getenv("MKIMAGE_FSCK");
-    if (fsck && *fsck && strcmp(fsck, "0") != 0) {
+    if (debug_checks()) {
         const char *check_btrfs[] = {"btrfs", "check", "--readonly", b->raw_path, NULL};
         const char *check_ext4[] = {"e2fsck", "-f", "-n", b->raw_path, NULL};
         disk_command check = {.argv = b->btrfs ? check_btrfs : check_ext4, .keep_fd = b->raw_fd};
@@ -273,57 +270,68 @@ static int run_mkfs(build *b, mk_err *err)
     return 0;
 }
 
-static int run_convert(build *b, mk_err *err)
+static bool debug_checks(void)
+{
+    const char *v = getenv("MKIMAGE_FSCK");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* qcow2 straight from the raw image (disk_qcow2.h): one sequential write that also
+ * yields the SHA-256, no qemu-img process and no second read to checksum. It is
+ * uncompressed on purpose: writing it is a copy, and the guest reads clusters
+ * without a decompression step at boot (compressed clusters would also turn into
+ * fresh allocations on their first rewrite). */
+static int write_qcow2(build *b, disk_stats *st, mk_err *err)
 {
     const disk_spec *s = b->spec;
     char out_dir[PATH_MAX];
     parent_dir(s->out_qcow2, out_dir, sizeof out_dir);
-    /* The qcow2 holds the raw image's allocated clusters plus 8 bytes of L2 entry per
-     * 64 KiB cluster and refcounts: refuse now rather than fail half-way. */
+    /* The qcow2 holds the raw image's non-zero clusters plus about 8 bytes of
+     * mapping per 64 KiB: refuse now rather than fail half-way. */
     uint64_t used = raw_allocated(b);
     uint64_t need = used + s->size_bytes / 4096 + (2ull << 20);
     uint64_t avail = dir_free_bytes(out_dir);
     if (avail < need)
         return mk_fail(err, "%s: not enough space in %s: needs about %.0f MiB, %.0f MiB free",
                        s->out_qcow2, out_dir, (double)need / MIB, (double)avail / MIB);
-
     if (outfile_reserve(&b->out, s->out_qcow2, err) < 0)
         return -1;
-    /* Uncompressed: conversion is a copy, and the guest reads clusters without a
-     * decompression step at boot (compressed clusters also turn into fresh
-     * allocations on first write). -m 8 overlaps reads and writes; -W is not used
-     * because out-of-order writes would make the cluster layout, and so the
-     * checksum, vary between runs. */
-    const char *argv[] = {"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", "-o",
-                          "cluster_size=65536", "-m", "8", b->raw_path, b->out.tmp_path, NULL};
+    /* Our own descriptor, not outfile_open's: outfile_commit would fsync it, and an
+     * image that is rebuilt from its inputs does not need to survive a power cut
+     * more than qemu-img's output did. */
+    int fd = open(b->out.tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return mk_fail_errno(err, errno, "%s: cannot create", b->out.tmp_path);
     progress_begin(&b->bar, "qcow2", used);
-    disk_command cmd = {.argv = argv, .keep_fd = b->raw_fd, .tick = tick_convert, .tick_ctx = b};
-    int r = disk_run(&cmd, err);
+    int r = disk_qcow2_write(b->raw_fd, s->size_bytes, fd, s->out_qcow2, st->sha256,
+                             &st->qcow2_bytes, tick_convert, b, err);
     progress_end(&b->bar);
+    if (close(fd) < 0 && r == 0)
+        r = mk_fail_errno(err, errno, "%s: cannot write", s->out_qcow2);
     if (r < 0)
-        return fail_in(b, err);
+        return -1;
+    if (debug_checks()) {
+        const char *argv[] = {"qemu-img", "check", "-q", "-f", "qcow2", b->out.tmp_path, NULL};
+        disk_command check = {.argv = argv, .keep_fd = -1};
+        if (disk_run(&check, err) < 0)
+            return fail_in(b, err);
+    }
     return 0;
 }
 
-static int finish(build *b, disk_stats *st, mk_err *err)
+/* The written file starts with a qcow2 header of the right size; then rename. */
+static int finish(build *b, mk_err *err)
 {
-    const disk_spec *s = b->spec;
     int fd = open(b->out.tmp_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return mk_fail_errno(err, errno, "%s: cannot open", b->out.tmp_path);
     uint8_t hdr[512];
-    struct stat sb;
     int r = disk_read_at(fd, b->out.tmp_path, 0, hdr, sizeof hdr, err);
-    if (r == 0 && fstat(fd, &sb) < 0)
-        r = mk_fail_errno(err, errno, "%s: cannot stat", b->out.tmp_path);
     close(fd);
     if (r < 0)
         return -1;
-    if (!disk_qcow2_header_ok(hdr, sizeof hdr, s->size_bytes))
-        return mk_fail(err, "%s: qemu-img wrote no valid qcow2 header", s->out_qcow2);
-    if (hash_file(b->out.tmp_path, st->sha256, NULL, err) < 0)
-        return -1;
-    st->qcow2_bytes = (uint64_t)sb.st_size;
+    if (!disk_qcow2_header_ok(hdr, sizeof hdr, b->spec->size_bytes))
+        return mk_fail(err, "%s: no valid qcow2 header written", b->spec->out_qcow2);
     return outfile_commit(&b->out, err);
 }
 
@@ -384,11 +392,11 @@ int disk_build(const disk_spec *spec, disk_stats *st, mk_err *err)
     if (r == 0)
         r = run_mkfs(b, err);
     if (r == 0)
-        r = run_convert(b, err);
+        r = write_qcow2(b, st, err);
     if (b->raw_fd >= 0)
-        close(b->raw_fd); /* frees the raw image's space now, before hashing */
+        close(b->raw_fd); /* the raw image's space is freed here */
     if (r == 0)
-        r = finish(b, st, err);
+        r = finish(b, err);
     if (r < 0)
         outfile_abort(&b->out);
     free(b);

@@ -2,7 +2,7 @@
  *
  * Sources: http(s):// URLs (downloaded into the cache), file:// URLs and plain paths
  * (verified in place, not copied).
- * Verification, strongest given wins and all given must agree:
+ * Verification: every check given must pass, and digests from both sources agree:
  *   sha256   - a pinned digest (64 hex digits);
  *   sums_url - a checksum list (BSD "SHA256 (f) = hex" as Void publishes, or GNU
  *              "hex  f"), looked up by the URL's file name; when sig_url is given too,
@@ -13,7 +13,8 @@
  * The cache (see fetch_cache.h) is keyed by SHA-256: when the digest is known up
  * front and the file is cached, no request is made at all; checksum lists and
  * signatures are cached by URL, so a run verifying through them makes none either.
- * Interrupted downloads resume (HTTP Range) from "<cache>/sha256/HEX.part".
+ * Interrupted downloads resume (HTTP Range) from "<cache>/sha256/HEX.part"; a list
+ * cached by URL that fails (a moved "current" release) is fetched once more.
  * Nothing ever appears under a final cache name unless it verified. */
 #ifndef MKIMAGE_FETCH_H
 #define MKIMAGE_FETCH_H

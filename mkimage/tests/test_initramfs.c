@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -177,6 +178,72 @@ static void test_missing_init_leaves_nothing(void **state)
     assert_int_not_equal(system(cmd), 0); /* no temporary left behind */
 }
 
+/* Void ships .ko.zst: the initramfs must hold plain .ko files (finit_module on
+ * this kernel takes no compressed modules) with the original bytes. */
+static void test_compressed_modules_are_decompressed(void **state)
+{
+    (void)state;
+    need_fixture();
+    if (system("command -v zstd >/dev/null") != 0)
+        skip();
+    char root[700], cmd[2400];
+    snprintf(root, sizeof root, "%s/zst", tmpdir);
+    snprintf(cmd, sizeof cmd,
+             "set -e; m='%s/lib/modules/9.9_1'; mkdir -p \"$m/kernel\" '%s/boot'; "
+             "echo k > '%s/boot/vmlinuz-9.9_1'; "
+             "for f in virtio virtio_ring; do zstd -q -c '%s/kernel/drivers/virtio/'$f.ko "
+             "> \"$m/kernel/$f.ko.zst\"; done",
+             root, root, root, kt.modules_dir);
+    assert_int_equal(system(cmd), 0);
+    kernel_tree z;
+    mk_err err = {{0}};
+    assert_int_equal(kernel_open(root, tmpdir, &z, &err), 0);
+    const char *names[] = {"virtio"};
+    kmod_list mods;
+    assert_int_equal(kmod_resolve(&z, names, 1, &mods, &err), 0);
+    assert_int_equal(mods.n, 2);
+    char out[800];
+    snprintf(out, sizeof out, "%s/zst.cpio", tmpdir);
+    assert_int_equal(initramfs_write(&z, &mods, init_bin, out, &err), 0);
+    kmod_list_free(&mods);
+    kmod_index_reset();
+
+    char orig_path[PATH_MAX + 64];
+    snprintf(orig_path, sizeof orig_path, "%s/kernel/drivers/virtio/virtio_ring.ko", kt.modules_dir);
+    size_t olen;
+    unsigned char *orig = slurp(orig_path, &olen);
+    assert_non_null(orig);
+    struct archive *a = archive_read_new();
+    archive_read_support_format_cpio(a);
+    assert_int_equal(archive_read_open_filename(a, out, 1 << 16), ARCHIVE_OK);
+    struct archive_entry *e;
+    int found = 0;
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        const char *n = archive_entry_pathname(e);
+        assert_null(strstr(n, ".zst"));
+        if (strcmp(n, "lib/modules/9.9_1/kernel/virtio_ring.ko") == 0) {
+            assert_int_equal(archive_entry_size(e), olen);
+            unsigned char *back = malloc(olen + 1);
+            size_t got = 0;
+            la_ssize_t r;
+            while (got < olen && (r = archive_read_data(a, back + got, olen - got)) > 0)
+                got += (size_t)r;
+            assert_int_equal(got, olen);
+            assert_memory_equal(back, orig, olen);
+            free(back);
+            found = 1;
+        } else if (strcmp(n, INITRAMFS_MODULES_LIST) == 0) {
+            char buf[512] = "";
+            assert_true(archive_read_data(a, buf, sizeof buf - 1) > 0);
+            assert_string_equal(buf, "/lib/modules/9.9_1/kernel/virtio_ring.ko\n"
+                                     "/lib/modules/9.9_1/kernel/virtio.ko\n");
+        }
+    }
+    archive_read_free(a);
+    free(orig);
+    assert_true(found);
+}
+
 /* REVM_INITRAMFS_OUT mode, for the boot test. */
 static int make_one(const char *out)
 {
@@ -221,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_contents),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_missing_init_leaves_nothing),
+        cmocka_unit_test(test_compressed_modules_are_decompressed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

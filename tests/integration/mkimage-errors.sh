@@ -128,10 +128,16 @@ fi
 # ---- interrupts ----
 # interrupt SIGNAL OUT: starts a build in its own process group (the signal reaches
 # a fakeroot re-exec too, as Ctrl-C would), signals it once it is past extraction.
-interrupt() {
-  local sig=$1 out=$2
+interrupt() { # SIGNAL OUT [USER]
+  local sig=$1 out=$2 user=${3:-}
+  local as=()
   mkdir -p "$out"
-  setsid "$MK" "${common[@]}" --rootfs "$small" --out "$out" >/dev/null 2>&1 &
+  if [ -n "$user" ]; then
+    chown "$user" "$out"
+    as=(setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups
+      env -i PATH=/usr/bin:/bin HOME=/nonexistent)
+  fi
+  setsid "${as[@]}" "$MK" "${common[@]}" --rootfs "$small" --out "$out" >/dev/null 2>&1 &
   local pid=$!
   track_pid "$pid"
   wait_for 30 sh -c "ls -d '$out'/.mkimage-*/work/driver '$out'/.mkimage-*/*.part-* 2>/dev/null | grep -q ." ||
@@ -145,6 +151,12 @@ interrupt() {
 interrupt INT "$T/oint"
 [ -z "$(ls -A "$T/oint")" ] || fail "SIGINT: left behind: $(ls -A "$T/oint")"
 ok "SIGINT mid-build: nothing left"
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+  chmod 0755 "$T"
+  interrupt INT "$T/oint-user" nobody
+  [ -z "$(ls -A "$T/oint-user")" ] || fail "SIGINT (fakeroot): left behind: $(ls -A "$T/oint-user")"
+  ok "SIGINT mid-build as nobody (under fakeroot): nothing left"
+fi
 interrupt KILL "$T/okill"
 ok "SIGKILL mid-build: no final name ($(ls -A "$T/okill" | tr '\n' ' '))"
 "$MK" "${common[@]}" --variant app --rootfs "$small" --out "$T/okill" >/dev/null ||
