@@ -55,6 +55,9 @@ REVM_VOID_KERNEL_SHA256=
 
 _revm_die() { echo "revm-images: $*" >&2; return 1; }
 
+# The cookbook sets COOKBOOK_OFFLINE=1 only when offline; treat 0/false as online too.
+_revm_offline() { case ${COOKBOOK_OFFLINE:-} in '' | 0 | false | no) return 1 ;; *) return 0 ;; esac; }
+
 _revm_is_remote() { case $1 in http://* | https://*) return 0 ;; *) return 1 ;; esac; }
 
 revm_images_resolve() {
@@ -100,7 +103,7 @@ _revm_rootfs_sha() {
 }
 
 revm_offline_check() {
-  [ -n "${COOKBOOK_OFFLINE:-}" ] || return 0
+  _revm_offline || return 0
   local u
   if _revm_is_remote "$REVM_ROOTFS_URL"; then
     u=$(_revm_rootfs_sha)
@@ -130,7 +133,7 @@ revm_kernel_fetch() {
   local dest=$REVM_CACHE/sha256/$REVM_KERNEL_SHA256 got
   REVM_KERNEL_PATH=$dest
   [ -f "$dest" ] && return 0
-  [ -z "${COOKBOOK_OFFLINE:-}" ] ||
+  ! _revm_offline ||
     _revm_die "kernel $REVM_KERNEL: offline and not in the cache $REVM_CACHE" || return 1
   mkdir -p "$REVM_CACHE/sha256"
   curl -fsSL --retry 3 --connect-timeout 30 -C - -o "$dest.part" "$REVM_KERNEL" ||

@@ -202,6 +202,12 @@ static int fail_in(build *b, mk_err *err)
     return mk_fail(err, "%s: %s", b->spec->out_qcow2, inner);
 }
 
+static bool debug_checks(void)
+{
+    const char *v = getenv("MKIMAGE_FSCK");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 static int run_mkfs(build *b, mk_err *err)
 {
     const disk_spec *s = b->spec;
@@ -268,12 +274,6 @@ static int run_mkfs(build *b, mk_err *err)
             return fail_in(b, err);
     }
     return 0;
-}
-
-static bool debug_checks(void)
-{
-    const char *v = getenv("MKIMAGE_FSCK");
-    return v && *v && strcmp(v, "0") != 0;
 }
 
 /* qcow2 straight from the raw image (disk_qcow2.h): one sequential write that also

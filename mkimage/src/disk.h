@@ -1,9 +1,9 @@
 /* Filesystem image and qcow2 disk from a staged tree.
  *
  * disk_build formats a sparse raw image of size_bytes with the staged tree as its
- * content (btrfs: mkfs.btrfs --rootdir; ext4: mke2fs -d, for comparison), converts
- * it to qcow2 with qemu-img, checks the result and renames it to out_qcow2 only when
- * complete. Identical tree contents and seed give a bit-identical qcow2: UUIDs are
+ * content (btrfs: mkfs.btrfs --rootdir; ext4: mke2fs -d, for comparison), writes it
+ * as qcow2 (disk_qcow2.h, hashing as it writes), checks the result and renames it to
+ * out_qcow2 only when complete. Identical tree contents and seed give a bit-identical qcow2: UUIDs are
  * derived from (seed, label) and times from SOURCE_DATE_EPOCH or, when unset, the
  * newest mtime in the tree; mkimage-repro.so (preloaded into mkfs) removes what
  * the tools would otherwise take from the host (inode numbers, readdir order, clock,
@@ -12,7 +12,8 @@
  *
  * Environment knobs: MKIMAGE_REPRO_SO (path of the preload library, default
  * <exe dir>/../lib/revm/mkimage-repro.so), MKIMAGE_RAW_DIR (force where the raw
- * image lives), MKIMAGE_FSCK=1 (run btrfs check / e2fsck on the raw image: slow). */
+ * image lives), MKIMAGE_FSCK=1 (btrfs check / e2fsck on the raw image and
+ * qemu-img check on the qcow2: slow, for debugging). */
 #ifndef MKIMAGE_DISK_H
 #define MKIMAGE_DISK_H
 

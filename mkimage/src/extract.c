@@ -396,8 +396,13 @@ static int extract_entries(job *j, mk_err *err)
         if (!name)
             return mk_fail(err, "%s: entry %llu has an unreadable name", j->archive,
                            (unsigned long long)j->st.entries + 1);
-        char orig[TARPATH_MAX + 1];
-        snprintf(orig, sizeof orig, "%s", name); /* name is rewritten by check_entry */
+        /* Copied: check_entry rewrites the entry's name. Longer than this cannot
+         * normalize to TARPATH_MAX bytes except through absurd "./" runs. */
+        char orig[2 * TARPATH_MAX];
+        if (strlen(name) >= sizeof orig)
+            return mk_fail(err, "%s: entry \"%s\": %s", j->archive,
+                           quoted(name, j->q, sizeof j->q), tarpath_reason(TARPATH_TOO_LONG));
+        memcpy(orig, name, strlen(name) + 1);
         if (check_entry(j, e, orig, err) < 0)
             return -1;
 

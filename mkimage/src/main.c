@@ -798,8 +798,18 @@ static int run(const opts *o, mk_err *err)
         goto out;
     for (size_t i = 0; i < n; i++) {
         job *j = &jobs[i];
-        const char *const *names = (const char *const *)j->v.initramfs_modules.v;
-        if (kmod_resolve(&k, names, j->v.initramfs_modules.n, &j->initramfs_mods, err) < 0 ||
+        /* The root filesystem's module goes into the initramfs even when the variant
+         * file names only btrfs (--fs ext4). */
+        const char *names[VARIANT_LIST_MAX + 1];
+        size_t nn = 0;
+        bool have_fs = false;
+        for (size_t m = 0; m < j->v.initramfs_modules.n; m++) {
+            names[nn++] = j->v.initramfs_modules.v[m];
+            have_fs |= !strcmp(j->v.initramfs_modules.v[m], o->fs);
+        }
+        if (!have_fs)
+            names[nn++] = o->fs;
+        if (kmod_resolve(&k, names, nn, &j->initramfs_mods, err) < 0 ||
             resolve_rootfs_modules(&k, &j->v, &j->rootfs_mods, err) < 0)
             goto out;
     }

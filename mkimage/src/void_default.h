@@ -7,12 +7,13 @@
  * Verification data, any subset of which fetch_verified() checks (all that are given
  * must agree):
  * - VOID_DEFAULT_ROOTFS_SHA256: the file's SHA-256, pinned so that a run needs no
- *   checksum list and a cached copy is found with no request at all. Source: the
- *   Termux proot-distro "void-musl" plugin (Void 20250202), which records the digest
- *   of this exact URL; it could not be cross-checked against Void's own
- *   sha256sum.txt from here (no network), so the release's signed list stays the
- *   authority: passing the list, signature and key as well makes a wrong pin fail
- *   loudly ("... differs from ... in sha256sum.txt") instead of trusting it.
+ *   checksum list and a cached copy is found with no request at all. Source: a
+ *   proot-distro "Void Linux (musl)" plug-in in a public repository, which pins this
+ *   file (live/current/ URL, release 20250202) with this digest. Only that one source
+ *   was found and Void's own sha256sum.txt could not be read from here (no network),
+ *   so the release's signed list stays the authority: passing the list, signature
+ *   and key as well makes a wrong pin fail loudly ("the given SHA-256 ... differs
+ *   from ... in .../sha256sum.txt") rather than go unnoticed.
  * - VOID_DEFAULT_SUMS_URL / VOID_DEFAULT_SIG_URL: the release's BSD-style
  *   sha256sum.txt and its minisign signature sha256sum.sig.
  * - VOID_DEFAULT_PUBKEY: the release key (void-release-keys, void-release-20250202.pub);

@@ -406,6 +406,19 @@ static void test_dest_not_empty(void **state)
     assert_non_null(strstr(err.msg, "empty directory"));
 }
 
+static void test_long_name(void **state)
+{
+    (void)state;
+    static char longp[9000];
+    for (size_t i = 0; i + 2 < sizeof longp; i += 2)
+        memcpy(longp + i, "a/", 2);
+    longp[sizeof longp - 2] = 'f';
+    const spec a[] = {{.path = longp, .data = "x"}};
+    expect_error(a, 1, (const char *[]){"path too long", NULL});
+    longp[4500] = '\0'; /* still over TARPATH_MAX once normalized */
+    expect_error(a, 1, (const char *[]){"path too long", NULL});
+}
+
 static void test_root_not_dir(void **state)
 {
     (void)state;
@@ -604,6 +617,7 @@ int main(void)
         cmocka_unit_test_setup(test_file_replaces_symlink, setup_outside),
         cmocka_unit_test(test_dest_not_empty),
         cmocka_unit_test(test_root_not_dir),
+        cmocka_unit_test(test_long_name),
         cmocka_unit_test(test_control_chars_quoted),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_garbage),

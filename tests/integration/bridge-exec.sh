@@ -10,13 +10,16 @@ REL_REVM=$BUILD/bin/revm
 REL_GUEST=$BUILD/lib/revm/revm-guestd
 for b in "$SAN_REVM" "$SAN_GUEST"; do [ -x "$b" ] || skip "$b not built (make -C bridge all)"; done
 
-start_guest() { # BINARY SOCKET
-  "$1" --quiet --listen "unix:$2" & track_pid $!
+# start_guest BINARY SOCKET: sets gpid (not a $(...): the daemon must be our own child).
+start_guest() {
+  "$1" --quiet --listen "unix:$2" >>"$T/guest.log" 2>&1 &
+  gpid=$!
+  track_pid "$gpid"
   wait_for 10 test -S "$2" || fail "guest daemon did not create $2"
-  echo $!
 }
 
-gpid=$(start_guest "$SAN_GUEST" "$T/g.sock")
+start_guest "$SAN_GUEST" "$T/g.sock"
+san_gpid=$gpid
 export REVM_SOCKET=$T/g.sock
 revm() { "$SAN_REVM" "$@"; }
 
@@ -66,9 +69,9 @@ ok "errors: $err"
 # Release binaries when built (their memory is what users get; ASan's shadow memory would
 # dominate the numbers), else the sanitized ones.
 if [ -x "$REL_REVM" ] && [ -x "$REL_GUEST" ]; then
-  RT_REVM=$REL_REVM; gpid2=$(start_guest "$REL_GUEST" "$T/g2.sock"); RT_SOCK=$T/g2.sock
+  RT_REVM=$REL_REVM; start_guest "$REL_GUEST" "$T/g2.sock"; gpid2=$gpid; RT_SOCK=$T/g2.sock
 else
-  RT_REVM=$SAN_REVM; gpid2=$gpid; RT_SOCK=$T/g.sock
+  RT_REVM=$SAN_REVM; gpid2=$san_gpid; RT_SOCK=$T/g.sock
 fi
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 g_before=$(hwm "$gpid2")

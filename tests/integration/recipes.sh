@@ -9,6 +9,8 @@
 #  4. offline without a cache, and the unpinned default kernel, fail with one clear line;
 #  5. scripts/regen-images.sh builds, and its second run with unchanged inputs does
 #     no work and says so.
+# shellcheck disable=SC2030,SC2031 # the ( ) blocks change the environment on purpose
+# shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 python3 -c 'import tomllib' 2>/dev/null || skip "python3 with tomllib (3.11+) needed"
@@ -79,8 +81,11 @@ guestd=$work/revm-guestd/stage/usr/lib/revm/revm-guestd
 file "$guestd" | grep -q 'statically linked' || fail "revm-guestd is not static: $(file "$guestd")"
 ok "revm-guestd is a static executable"
 
-headers=$(cd "$TOP/bridge" && ls proto/*.h desktop/*.h host/*.h | sed 's|.*/|usr/include/revm/|')
-units=$(cd "$TOP/recipes/init.d" && ls [0-9][0-9]_revmd.service | sed 's|^|usr/lib/init.d/|')
+headers=$(find "$TOP/bridge/proto" "$TOP/bridge/desktop" "$TOP/bridge/host" -maxdepth 1 -name '*.h' -printf 'usr/include/revm/%f\n')
+# init units: the lifecycle's, in recipes/init.d/ (revmd with the host side, each VM's
+# own with its image)
+units_for() { find "$TOP/recipes/init.d" -maxdepth 1 -name "[0-9][0-9]_$1.service" -printf 'usr/lib/init.d/%f\n'; }
+units=$(units_for revmd)
 expect_stage revm "usr/bin/revm
 usr/bin/revmd
 usr/lib/librevm.a
@@ -89,7 +94,7 @@ $units"
 expect_stage revm-all ""
 
 for v in driver filesystem app; do
-  unit=$(cd "$TOP/recipes/init.d" && ls [0-9][0-9]_revm-$v.service 2>/dev/null | sed 's|^|usr/lib/init.d/|' || true)
+  unit=$(units_for "revm-$v")
   expect_stage "revm-image-$v" "usr/lib/revm/images/$v.qcow2
 usr/lib/revm/images/$v.vmlinuz
 usr/lib/revm/images/$v.initramfs
@@ -150,6 +155,25 @@ fi
   out=$("$standin" --work "$work" revm-image-driver 2>&1 >/dev/null || true)
   grep -q "no pinned SHA-256" <<<"$out" || fail "kernel pin failure does not say why: $out"
 )
+
+# The offline check passes once the cache holds every remote input, in mkimage's
+# cache layout (sha256/HEX for the tarball, url/SHA256-OF-URL for the lists).
+(
+  unset REVM_ROOTFS_URL REVM_ROOTFS_SHA256SUMS REVM_ROOTFS_SIG REVM_ROOTFS_PUBKEY
+  # shellcheck source=scripts/mkimage-args.sh
+  . "$TOP/scripts/mkimage-args.sh"
+  export REVM_CACHE=$T/full-cache COOKBOOK_OFFLINE=1
+  revm_images_resolve
+  mkdir -p "$REVM_CACHE/sha256" "$REVM_CACHE/url"
+  : > "$REVM_CACHE/sha256/$REVM_ROOTFS_SHA256"
+  for u in "$REVM_ROOTFS_SHA256SUMS" "$REVM_ROOTFS_SIG"; do
+    : > "$REVM_CACHE/url/$(printf '%s' "$u" | sha256sum | cut -d' ' -f1)"
+  done
+  revm_offline_check || fail "offline check failed with every input cached"
+  rm "$REVM_CACHE/sha256/$REVM_ROOTFS_SHA256"
+  ! revm_offline_check 2>/dev/null || fail "offline check passed without the tarball"
+)
+ok "offline: passes with the inputs cached, fails without"
 
 # ---- 5. regeneration: second run does nothing ---------------------------------------------
 regen=$TOP/scripts/regen-images.sh

@@ -1,0 +1,4 @@
+untrusted comment: signature from minisign secret key
+RUTBLeEbE9o7MC+7M64QcZw0avrLIhaoQ/2K2hNwPqBJqpdPGif7bpKN5eOYUNB9/vewNMqoddyIUl06wNeM9NnDjWLfQQah/g8=
+trusted comment: timestamp:1738454400 file:sha256sum.txt
+vnddaRW2GjV1MHeIm/rrn/mAsPNkhPewYVX716+WGURr0g6fLerbO7lPKpmKfJyJv/z8qOkgePeh12/vSbVAAA==

@@ -1,0 +1,4 @@
+untrusted comment: signature from minisign secret key
+RWTBLeEbE9o7MPLeEmdDa+7paZB8byKA0AEqExYqB+flhEvFCifDk4uMkXlOvKpOFAVYliNU4bv9Qg70PZjpbEsS9wcsF8aGywE=
+trusted comment: legacy
+sbFduEkjoCVKO2D+NhmQIFT0GvznYDXAQpgxGOI2Df4DDgIE9+YK9NjozbSDtfMc5MZeC6zmQZpjoTdVGpcqAA==
