@@ -121,7 +121,8 @@ int cli_exec(const cli_opts *o, int argc, char **argv, bool login)
     cli_nonblock(2);
 
     struct pollfd fds[8];
-    while (!rb_exec_done(e)) {
+    int forwarded = 0, forced = 0;
+    while (!rb_exec_done(e) && !forced) {
         int timeout;
         size_t n = rb_client_pollfds(c, fds, 7, &timeout);
         fds[n] = (struct pollfd){.fd = sigfd, .events = POLLIN};
@@ -136,8 +137,16 @@ int cli_exec(const cli_opts *o, int argc, char **argv, bool login)
                     uint16_t r, cl;
                     if (pty && cli_term_size(&r, &cl))
                         rb_exec_winsize(e, r, cl);
-                } else {
+                } else if (!forwarded) {
+                    /* The program decides what the signal means (it may clean up and print
+                     * more), so the first one is only passed on. */
                     rb_exec_signal(e, linux_signo(sig));
+                    forwarded = sig;
+                } else {
+                    /* A second one means "stop now", even when the program or its reader
+                     * does not cooperate: leaving closes the session and the guest hangs the
+                     * program up. */
+                    forced = sig;
                 }
             }
         }
@@ -146,6 +155,10 @@ int cli_exec(const cli_opts *o, int argc, char **argv, bool login)
     }
     if (raw)
         cli_term_restore();
+    if (forced) {
+        rb_client_free(c);
+        return 128 + forced;
+    }
     const rb_exec_status *st = rb_exec_result(e);
     int code = st->state == RB_EXEC_DONE ? st->exit_code : EXIT_BRIDGE;
     if (st->error) {

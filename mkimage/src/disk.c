@@ -40,7 +40,6 @@ typedef struct build {
     char raw_path[64]; /* /dev/fd/N: the tools reach the unnamed raw image through it */
     mk_outfile out;
     progress bar;
-    uint64_t progress_total;
 } build;
 
 static uint64_t dir_free_bytes(const char *dir)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -109,7 +110,27 @@ static char **child_environ(const char *const *add)
     return envp;
 }
 
-static void child_exec(const disk_command *cmd, char **envp, int err_fd)
+/* Finds a program the way execvp would, but also in /usr/sbin and /sbin: the
+ * filesystem tools live there, and an ordinary user's PATH on Debian lacks them. */
+static bool resolve_program(const char *name, char *out, size_t size)
+{
+    if (strchr(name, '/')) {
+        snprintf(out, size, "%s", name);
+        return true;
+    }
+    const char *env_path = getenv("PATH");
+    char search[8192];
+    snprintf(search, sizeof search, "%s:/usr/sbin:/sbin", env_path && *env_path ? env_path : "/usr/bin:/bin");
+    for (char *save = NULL, *dir = strtok_r(search, ":", &save); dir;
+         dir = strtok_r(NULL, ":", &save)) {
+        int n = snprintf(out, size, "%s/%s", *dir ? dir : ".", name);
+        if (n > 0 && (size_t)n < size && access(out, X_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void child_exec(const disk_command *cmd, const char *program, char **envp, int err_fd)
 {
     /* The tool must not outlive mkimage: when mkimage dies (SIGKILL included) the
      * unnamed raw image and the half-written qcow2 must stop growing. */
@@ -123,7 +144,7 @@ static void child_exec(const disk_command *cmd, char **envp, int err_fd)
         if (flags < 0 || fcntl(cmd->keep_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
             _exit(126);
     }
-    execvpe(cmd->argv[0], (char *const *)cmd->argv, envp);
+    execve(program, (char *const *)cmd->argv, envp);
     dprintf(STDERR_FILENO, "cannot run: %s\n", strerror(errno));
     _exit(127);
 }
@@ -131,6 +152,9 @@ static void child_exec(const disk_command *cmd, char **envp, int err_fd)
 int disk_run(const disk_command *cmd, mk_err *err)
 {
     const char *prog = cmd->argv[0];
+    char program[PATH_MAX];
+    if (!resolve_program(prog, program, sizeof program))
+        return mk_fail(err, "%s: not found in PATH, /usr/sbin or /sbin (is it installed?)", prog);
     char **envp = child_environ(cmd->env);
     if (!envp)
         return mk_fail(err, "%s: out of memory", prog);
@@ -149,7 +173,7 @@ int disk_run(const disk_command *cmd, mk_err *err)
         return mk_fail_errno(err, e, "%s: cannot start", prog);
     }
     if (pid == 0)
-        child_exec(cmd, envp, pipefd[1]);
+        child_exec(cmd, program, envp, pipefd[1]);
     free(envp);
     close(pipefd[1]);
 

@@ -7,10 +7,13 @@
 
 #include "mkerr.h"
 
-/* Call first thing in main, before any other work. Returns 0 when running as root
- * or already inside a fakeroot session. Otherwise re-executes the program as
- * `fakeroot -- <this executable> argv[1..]` and does not return on success; returns
- * -1 with err when fakeroot is missing or cannot be started. */
+/* Call first thing in main, before any other work (and before starting threads).
+ * Returns 0 when running as root or already inside a fakeroot session. Otherwise
+ * runs `fakeroot -- <this executable> argv[1..]` as a child, waits for it and exits
+ * with its status (never returns); an interruption of this process (SIGINT, SIGTERM,
+ * SIGHUP, even SIGKILL) makes the child clean up and stop. Returns -1 with err when
+ * fakeroot is missing or cannot be started. Install cleanup handlers for SIGTERM
+ * after this call: the child is stopped with SIGTERM. */
 int privilege_ensure(int argc, char **argv, mk_err *err);
 
 /* True when running under fakeroot (FAKEROOTKEY set and euid 0). */
