@@ -215,4 +215,20 @@ if [ -n "$small" ]; then
 else
   echo "note: small fixture not built yet ($FIXTURES/small); checked the generated tarball only"
 fi
+
+# Killing the process the caller started (SIGKILL included) stops the work running
+# inside the fakeroot session too: it must not go on and finish behind our back.
+deb=$(ls "$FIXTURES"/debian/*.tar.xz 2>/dev/null | head -n 1 || true)
+if [ -n "$deb" ]; then
+  as_user "$MKX" "$deb" "$T/user/killed" 2>"$T/killed.err" &
+  outer=$!
+  track_pid "$outer"
+  sleep 0.3
+  kill -KILL "$outer"
+  wait "$outer" 2>/dev/null || true
+  wait_for 20 sh -c '! pgrep -f "$1" >/dev/null' sh "$T/user/killed" ||
+    fail "SIGKILL: the extraction inside fakeroot kept running"
+  ! grep -q "entries:" "$T/killed.err" || fail "SIGKILL: the inner extraction ran to completion"
+  ok "SIGKILL of the outer process stops the session's work"
+fi
 ok "extraction"
