@@ -65,7 +65,9 @@ static uint32_t linux_signo(int sig)
 int cli_exec(const cli_opts *o, int argc, char **argv, bool login)
 {
     bool in_tty = isatty(0);
-    bool pty = o->pty == CLI_PTY_FORCE || (o->pty == CLI_PTY_AUTO && in_tty);
+    /* A terminal on both ends: an interactive use. With stdout redirected (revm ls | wc) a
+     * PTY would merge stderr into stdout and turn \n into \r\n, so only -t asks for one. */
+    bool pty = o->pty == CLI_PTY_FORCE || (o->pty == CLI_PTY_AUTO && in_tty && isatty(1));
     const char *env[CLI_MAX_ENV + 1];
     size_t envc = 0;
     char term_env[128];

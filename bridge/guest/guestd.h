@@ -39,7 +39,7 @@ enum guest_chan_state {
 
 /* epoll tokens: kind << 32 | slot */
 enum guest_token { GUEST_TK_PORT = 1, GUEST_TK_LISTEN, GUEST_TK_SIGNAL, GUEST_TK_IN,
-                   GUEST_TK_OUT, GUEST_TK_ERR };
+                   GUEST_TK_OUT, GUEST_TK_ERR, GUEST_TK_POWER };
 
 typedef struct guest_chan {
     uint32_t id;

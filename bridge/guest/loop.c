@@ -21,15 +21,16 @@
 
 #include "guestd.h"
 #include "port.h"
+#include "power.h"
 #include "spawn.h"
 
 #define BACKOFF_MIN_MS 50
-#define BACKOFF_MAX_MS 1000
+#define BACKOFF_MAX_MS 500
 
 struct loop {
     guestd g;
     const guest_opts *o;
-    int epfd, sfd, lfd, pfd;
+    int epfd, sfd, lfd, pfd, powfd;
     uint32_t pev; /* events registered for pfd; 0 = not in epoll */
     bool connected; /* pfd is a live connection (not waiting for a host) */
     int64_t probe_at; /* device modes: when to look for the host/port again; 0 = never */
@@ -249,7 +250,7 @@ static int setup(struct loop *L, const guest_opts *o, const char *agent)
 {
     memset(L, 0, sizeof *L);
     L->o = o;
-    L->lfd = L->pfd = L->sfd = -1;
+    L->lfd = L->pfd = L->sfd = L->powfd = -1;
     L->backoff = BACKOFF_MIN_MS;
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;
@@ -272,6 +273,10 @@ static int setup(struct loop *L, const guest_opts *o, const char *agent)
         return -1;
     }
     L->g.now = now_ms();
+    if (o->power_button && (L->powfd = guest_power_open()) >= 0) {
+        e = (struct epoll_event){.events = EPOLLIN, .data.u64 = (uint64_t)GUEST_TK_POWER << 32};
+        epoll_ctl(L->epfd, EPOLL_CTL_ADD, L->powfd, &e);
+    }
     switch (o->mode) {
     case GUEST_MODE_FD:
         L->pfd = o->fd;
@@ -335,6 +340,10 @@ int guest_run(const guest_opts *o, const char *agent)
             case GUEST_TK_PORT: on_port(&L, ev[i].events); break;
             case GUEST_TK_LISTEN: on_listen(&L); break;
             case GUEST_TK_SIGNAL: on_signal(&L); break;
+            case GUEST_TK_POWER:
+                if (guest_power_pressed(L.powfd))
+                    guest_power_off(); /* its child is reaped like any other */
+                break;
             default: guest_chan_event(&L.g, kind, slot, ev[i].events); break;
             }
             if (L.g.overflow)
@@ -347,6 +356,8 @@ int guest_run(const guest_opts *o, const char *agent)
     }
     shutdown_children(&L);
     guest_fini(&L.g);
+    if (L.powfd >= 0)
+        close(L.powfd);
     if (L.lfd >= 0 && o->mode == GUEST_MODE_LISTEN)
         unlink(o->path);
     return L.status;

@@ -2,6 +2,8 @@
 #ifndef GUEST_LOOP_H
 #define GUEST_LOOP_H
 
+#include <stdbool.h>
+
 enum guest_mode { GUEST_MODE_AUTO, GUEST_MODE_DEVICE, GUEST_MODE_LISTEN, GUEST_MODE_FD };
 
 typedef struct guest_opts {
@@ -10,6 +12,7 @@ typedef struct guest_opts {
     int fd;                /* FD */
     const char *port_name; /* AUTO: virtio-serial port name */
     const char *sysdir, *devdir; /* AUTO: where to look (normally /sys/class/virtio-ports, /dev) */
+    bool power_button; /* act on ACPI power-button presses (power.c); only inside a VM */
 } guest_opts;
 
 /* Runs until SIGTERM/SIGINT (or, in FD mode, until the connection ends). Returns the exit

@@ -1,6 +1,7 @@
 /* revm-guestd: the bridge daemon inside each Linux VM. Started by runit in the foreground
  * (/etc/sv/revm-bridge/run), logs to stderr. See guest/README.md. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@ static void usage(FILE *f)
           "  --listen unix:PATH  accept one host at a time on a unix socket (tests)\n"
           "  --fd N              use an inherited connected socket; exit when it closes\n"
           "  --port-name NAME    port name to look for instead of " GUEST_PORT_NAME "\n"
+          "  --no-power-button   do not power the VM off on an ACPI power-button press\n"
+          "                      (watched only in the default port mode)\n"
           "  --quiet             log nothing\n",
           f);
 }
@@ -60,6 +63,7 @@ int main(int argc, char **argv)
 {
     guest_opts o = {.mode = GUEST_MODE_AUTO, .port_name = GUEST_PORT_NAME,
                     .sysdir = "/sys/class/virtio-ports", .devdir = "/dev", .fd = -1};
+    bool no_power = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -70,6 +74,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--quiet")) {
             guest_log_quiet = true;
+        } else if (!strcmp(a, "--no-power-button")) {
+            no_power = true;
         } else if (!strcmp(a, "--device") && v) {
             o.mode = GUEST_MODE_DEVICE;
             o.path = v;
@@ -100,6 +106,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* The power button is the VM's (ACPI shutdown from the supervisor). Only the production
+     * mode watches it: the test modes run on a host whose button must stay the host's. */
+    o.power_button = o.mode == GUEST_MODE_AUTO && !no_power;
     /* Programs get fds 0-2 from us by dup2; make sure no pipe of ours can land there. */
     for (int fd = 0; fd < 3; fd++)
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,6 +80,11 @@ void guest_power_off(void)
         guest_log("power button pressed: running %s", cmds[i]);
         pid_t pid = fork();
         if (pid == 0) {
+            /* the daemon blocks the signals its signalfd reads and ignores SIGPIPE */
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            signal(SIGPIPE, SIG_DFL);
             setsid();
             execl(cmds[i], cmds[i], (char *)NULL);
             _exit(127);

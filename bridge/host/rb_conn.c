@@ -110,6 +110,10 @@ void rb_conn_destroy(rb_conn *c)
     rb_buf_free(&c->out);
 }
 
+/* Who is on the other end, for messages: a host connection always faces a VM (or a
+ * multiplexer standing in for one); an answering one faces a client. */
+static const char *peer_name(const rb_conn *c) { return c->role == RB_HOST ? "the VM" : "the client"; }
+
 /* ---- output ---- */
 
 /* Writes iov straight to the fd; returns bytes written (0 on EAGAIN), -1 on failure. Sockets
@@ -238,6 +242,8 @@ void rb_conn_hello(rb_conn *c)
     };
     uint8_t f[PROTO_HDR_SIZE + 64 + sizeof c->my_agent];
     rb_conn_send(c, f, proto_enc_hello(f, sizeof f, &h));
+    if (c->role == RB_HOST)
+        c->hellos_unanswered++;
 }
 
 /* ---- input ---- */
@@ -254,7 +260,7 @@ static void on_hello(rb_conn *c, const uint8_t *pl, size_t n)
 {
     proto_hello peer;
     if (!proto_dec_hello(pl, n, &peer)) {
-        rb_conn_logf(c, "peer sent a malformed HELLO (%zu bytes)", n);
+        rb_conn_logf(c, "%s sent a malformed HELLO (%zu bytes)", peer_name(c), n);
         rb_conn_send_error(c, PROTO_EINVAL, "malformed HELLO");
         return;
     }
@@ -266,7 +272,7 @@ static void on_hello(rb_conn *c, const uint8_t *pl, size_t n)
             rb_conn_send_error(c, PROTO_EPROTONOSUPPORT, "no common protocol version");
             return;
         }
-        rb_conn_fail(c, "peer speaks protocol versions %u-%u, this side %u-%u",
+        rb_conn_fail(c, "%s speaks protocol versions %u-%u, this side %u-%u", peer_name(c),
                      peer.version_min, peer.version_max, c->cfg.version_min, c->cfg.version_max);
         return;
     }
@@ -274,6 +280,17 @@ static void on_hello(rb_conn *c, const uint8_t *pl, size_t n)
     p.my_window = c->cfg.window;
     copy_text(p.agent, sizeof p.agent, peer.agent.s, peer.agent.n);
     bool reset = c->ready;
+    if (c->role == RB_HOST && c->hellos_unanswered) {
+        /* The answer to one of our HELLOs (perhaps a repeated one): not a reset by the peer.
+         * A repeated HELLO always precedes our first OPEN on the stream, so the guest's reset
+         * in answer to it cannot drop a channel. */
+        c->hellos_unanswered--;
+        reset = false;
+        if (c->ready) {
+            c->p = p;
+            return;
+        }
+    }
     c->p = p;
     c->ready = true;
     c->rd.limit = c->cfg.max_frame;
@@ -314,31 +331,31 @@ static void on_control(rb_conn *c, const proto_hdr *h, const uint8_t *pl)
         if (!proto_dec_error(pl, h->len, &code, &s))
             break; /* never answer an ERROR with ERROR: no loops */
         copy_text(text, sizeof text, s.s, s.n);
-        rb_conn_logf(c, "peer reported error %u: %s", code, text);
+        rb_conn_logf(c, "%s reported error %u: %s", peer_name(c), code, text);
         return;
     case PROTO_GOODBYE:
         if (!proto_dec_goodbye(pl, h->len, &s))
             break;
         copy_text(text, sizeof text, s.s, s.n);
-        rb_conn_fail(c, "peer said goodbye%s%s", text[0] ? ": " : "", text);
+        rb_conn_fail(c, "%s said goodbye%s%s", peer_name(c), text[0] ? ": " : "", text);
         return;
     default:
-        rb_conn_logf(c, "peer sent unknown control message type 0x%02x", h->type);
+        rb_conn_logf(c, "%s sent unknown control message type 0x%02x", peer_name(c), h->type);
         rb_conn_send_error(c, PROTO_ENOSYS, "unknown control message type");
         return;
     }
     if (h->type != PROTO_ERROR) {
-        rb_conn_logf(c, "peer sent a malformed %s", proto_type_name(h->type));
+        rb_conn_logf(c, "%s sent a malformed %s", peer_name(c), proto_type_name(h->type));
         rb_conn_send_error(c, PROTO_EINVAL, "malformed control message");
     } else {
-        rb_conn_logf(c, "peer sent a malformed ERROR");
+        rb_conn_logf(c, "%s sent a malformed ERROR", peer_name(c));
     }
 }
 
 static void dispatch(rb_conn *c, const proto_hdr *h, const uint8_t *pl)
 {
     if (!c->ready && h->type != PROTO_HELLO) {
-        rb_conn_logf(c, "peer sent %s before HELLO", proto_type_name(h->type));
+        rb_conn_logf(c, "%s sent %s before HELLO", peer_name(c), proto_type_name(h->type));
         if (h->type != PROTO_ERROR && h->type != PROTO_CH_ERROR)
             rb_conn_send_error(c, PROTO_EPROTO, "expected HELLO");
         else if (h->type == PROTO_ERROR)
@@ -368,7 +385,7 @@ int rb_conn_on_readable(rb_conn *c)
         return -1;
     }
     if (n == 0) {
-        rb_conn_fail(c, "bridge connection closed by the peer");
+        rb_conn_fail(c, "bridge connection closed by %s", peer_name(c));
         return -1;
     }
     c->rx_bytes += (uint64_t)n;
@@ -385,9 +402,9 @@ int rb_conn_on_readable(rb_conn *c)
             /* The fast path rejects before consuming; the slow path has the header in rdbuf. */
             proto_hdr bad;
             proto_hdr_decode(used == 0 ? c->in + off : c->rdbuf, UINT32_MAX, &bad);
-            rb_conn_fail(c, "peer sent a %s frame header with length %u, above the limit of %u: "
+            rb_conn_fail(c, "%s sent a %s frame header with length %u, above the limit of %u: "
                             "stream cannot be trusted, connection closed",
-                         proto_type_name(bad.type), bad.len, c->rd.limit);
+                         peer_name(c), proto_type_name(bad.type), bad.len, c->rd.limit);
             return -1;
         }
         if (r == PROTO_FRAME)
@@ -407,8 +424,8 @@ int rb_conn_tick(rb_conn *c, int64_t now)
     if (now < due)
         return (int)(due - now);
     if (c->ping_out && ++c->missed >= RB_PING_MISSES) {
-        rb_conn_fail(c, "peer did not answer %d keepalive PINGs (%d s): connection dead",
-                     RB_PING_MISSES, RB_PING_MISSES * iv / 1000);
+        rb_conn_fail(c, "%s did not answer %d keepalive PINGs (%d s): connection dead",
+                     peer_name(c), RB_PING_MISSES, RB_PING_MISSES * iv / 1000);
         return -1;
     }
     c->cookie++;
@@ -424,17 +441,30 @@ int rb_conn_handshake(rb_conn *c, int stop_fd, int timeout_ms)
     if (c->role == RB_HOST)
         rb_conn_hello(c);
     int64_t end = timeout_ms < 0 ? -1 : rb_now_ms() + timeout_ms;
+    int64_t next_hello = rb_now_ms() + RB_HELLO_RETRY_MS;
     while (!c->ready && !c->dead) {
+        if (c->role == RB_HOST && rb_now_ms() >= next_hello) {
+            rb_conn_hello(c);
+            rb_conn_flush(c);
+            next_hello = rb_now_ms() + RB_HELLO_RETRY_MS;
+        }
         struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN | (rb_conn_want_write(c) ? POLLOUT : 0)},
                               {.fd = stop_fd, .events = POLLIN}};
         int wait = -1;
         if (end >= 0) {
             int64_t left = end - rb_now_ms();
             if (left <= 0) {
-                rb_conn_fail(c, "no HELLO from the peer within %d ms", timeout_ms);
+                rb_conn_fail(c, "no HELLO from %s within %d ms", peer_name(c), timeout_ms);
                 break;
             }
             wait = (int)left;
+        }
+        if (c->role == RB_HOST) {
+            int64_t h = next_hello - rb_now_ms();
+            if (h < 0)
+                h = 0;
+            if (wait < 0 || h < wait)
+                wait = (int)h;
         }
         int r = poll(p, stop_fd >= 0 ? 2 : 1, wait);
         if (r < 0 && errno != EINTR) {

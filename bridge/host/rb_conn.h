@@ -61,6 +61,7 @@ typedef struct rb_conn {
     char my_agent[256];
     bool ready;
     bool dead;
+    unsigned hellos_unanswered; /* RB_HOST: our HELLOs the peer has not answered yet */
     char why[256];
     rb_params p;
     proto_reader rd;
@@ -83,7 +84,10 @@ int64_t rb_now_ms(void);
 int rb_conn_init(rb_conn *c, int fd, rb_role role, const rb_conn_cfg *cfg,
                  const rb_conn_ops *ops, void *ctx);
 void rb_conn_destroy(rb_conn *c);
-/* RB_HOST: queue our HELLO (also used to reset a session). */
+/* RB_HOST: queue our HELLO (also used to reset a session). May be repeated until the peer
+ * answers (virtio-serial drops what is written before the guest opens its port): each answer
+ * to one of our HELLOs is expected, only an unsolicited one counts as the peer's reset. */
+#define RB_HELLO_RETRY_MS 1000
 void rb_conn_hello(rb_conn *c);
 
 /* Reads what is available and dispatches every whole frame. Returns -1 once dead. */
@@ -111,7 +115,8 @@ void rb_conn_send_empty(rb_conn *c, uint8_t type, uint32_t chan);               
 void rb_conn_send_cherr(rb_conn *c, uint32_t chan, uint32_t code, const char *text);
 void rb_conn_send_error(rb_conn *c, uint32_t code, const char *text); /* ERROR on chan 0 */
 
-/* Blocks (polling fd and stop_fd) until the handshake completes. RB_HOST sends HELLO first.
+/* Blocks (polling fd and stop_fd) until the handshake completes. RB_HOST sends HELLO first,
+ * and again every RB_HELLO_RETRY_MS until answered.
  * Returns 0, or -1 with c->why set (timeout, stop_fd readable, peer refused or vanished).
  * timeout_ms < 0 waits forever. */
 int rb_conn_handshake(rb_conn *c, int stop_fd, int timeout_ms);

@@ -58,6 +58,7 @@ struct rb_mux {
     char why[256];
     bool down_reported;
     int64_t hs_deadline;
+    int64_t next_hello;
     mux_chan *ch; /* indexed by vm id, 1..PROTO_MAX_CHANNELS */
     size_t n_open;
     uint32_t next_id;
@@ -588,6 +589,29 @@ static void reap_clients(rb_mux *m)
     }
 }
 
+int rb_mux_add_client(rb_mux *m, int fd)
+{
+    size_t max = m->o.max_clients ? m->o.max_clients : 256;
+    if (m->state != RB_MUX_READY || m->n_clients >= max) {
+        close(fd);
+        return -1;
+    }
+    mux_client *c = calloc(1, sizeof *c);
+    rb_conn_cfg cfg;
+    client_cfg_from_vm(m, &cfg);
+    if (!c || rb_conn_init(&c->conn, fd, RB_ANSWER, &cfg, &client_ops, c) < 0) {
+        free(c);
+        close(fd);
+        mlog(m, "out of memory accepting a client");
+        return -1;
+    }
+    c->m = m;
+    c->next = m->clients;
+    m->clients = c;
+    m->n_clients++;
+    return 0;
+}
+
 static void accept_clients(rb_mux *m)
 {
     size_t max = m->o.max_clients ? m->o.max_clients : 256;
@@ -599,19 +623,8 @@ static void accept_clients(rb_mux *m)
                 mlog(m, "accept: %s", strerror(errno));
             return;
         }
-        mux_client *c = calloc(1, sizeof *c);
-        rb_conn_cfg cfg;
-        client_cfg_from_vm(m, &cfg);
-        if (!c || rb_conn_init(&c->conn, fd, RB_ANSWER, &cfg, &client_ops, c) < 0) {
-            free(c);
-            close(fd);
-            mlog(m, "out of memory accepting a client");
+        if (rb_mux_add_client(m, fd) < 0)
             return;
-        }
-        c->m = m;
-        c->next = m->clients;
-        m->clients = c;
-        m->n_clients++;
     }
 }
 
@@ -675,6 +688,7 @@ rb_mux *rb_mux_new(int vm_fd, int listen_fd, const rb_mux_opts *o, char *err, si
         m->state = RB_MUX_READY;
     } else {
         rb_conn_hello(&m->vm);
+        m->next_hello = rb_now_ms() + RB_HELLO_RETRY_MS;
         if (o->handshake_timeout_ms > 0)
             m->hs_deadline = rb_now_ms() + o->handshake_timeout_ms;
     }
@@ -720,8 +734,19 @@ size_t rb_mux_pollfds(rb_mux *m, struct pollfd *fds, size_t cap, int *timeout_ms
     }
     int64_t now = rb_now_ms();
     *timeout_ms = rb_conn_tick(&m->vm, now);
-    if (m->state == RB_MUX_HANDSHAKE && m->hs_deadline) {
-        int left = m->hs_deadline > now ? (int)(m->hs_deadline - now) : 0;
+    if (m->state == RB_MUX_HANDSHAKE) {
+        /* Repeat HELLO until the guest answers: virtio-serial drops what is written before
+         * the guest daemon opens its port. */
+        if (now >= m->next_hello) {
+            rb_conn_hello(&m->vm);
+            m->next_hello = now + RB_HELLO_RETRY_MS;
+        }
+        int left = (int)(m->next_hello - now);
+        if (m->hs_deadline) {
+            int dl = m->hs_deadline > now ? (int)(m->hs_deadline - now) : 0;
+            if (dl < left)
+                left = dl;
+        }
         if (*timeout_ms < 0 || left < *timeout_ms)
             *timeout_ms = left;
     }

@@ -68,6 +68,10 @@ void rb_mux_free(rb_mux *m);
 size_t rb_mux_pollfd_count(const rb_mux *m);
 size_t rb_mux_pollfds(rb_mux *m, struct pollfd *fds, size_t cap, int *timeout_ms);
 int rb_mux_step(rb_mux *m, const struct pollfd *fds, size_t n); /* enum rb_mux_state */
+/* Adds a client connected some other way than listen_fd (listen_fd may then be -1), e.g. a
+ * socketpair or a Redox scheme handle. Takes the fd; -1 (fd closed) before the VM is ready
+ * or at max_clients. */
+int rb_mux_add_client(rb_mux *m, int fd);
 enum rb_mux_state rb_mux_state(const rb_mux *m);
 const char *rb_mux_why(const rb_mux *m); /* why it went down, "" while up */
 const rb_params *rb_mux_params(const rb_mux *m); /* valid once ready */

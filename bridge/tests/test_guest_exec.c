@@ -252,6 +252,17 @@ static void test_pty(void **state)
     assert_int_equal(r.exit.value, 2);
     tc_result_free(&r);
 
+    /* `revm shell`: the user's login shell on a PTY */
+    e = (tc_exec){.flags = PROTO_EXEC_PTY | PROTO_EXEC_LOGIN, .rows = 24, .cols = 80};
+    const char *typed = "echo \"[$0]\"; exit 5\n";
+    tc_run_ex(C, next_chan++, &e, typed, strlen(typed), false, &r);
+    assert_true(r.opened);
+    assert_non_null(r.out);
+    assert_non_null(strstr(r.out, "[-")); /* argv[0] prefixed with '-' */
+    assert_int_equal(r.exit.how, 0);
+    assert_int_equal(r.exit.value, 5);
+    tc_result_free(&r);
+
     /* PTY input: typed line comes back (echo) and reaches the program; EOF ends cat */
     e = (tc_exec){.flags = PROTO_EXEC_PTY, .argv = {"cat"}};
     tc_run(C, next_chan++, &e, "typed\n", &r);

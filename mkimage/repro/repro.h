@@ -11,6 +11,8 @@
  *   REVM_REPRO_SEED    any string (the pipeline's input digest); unset = pass-through
  *   SOURCE_DATE_EPOCH  seconds; the wall clock and every atime/ctime read this value
  *   REVM_REPRO_TREE    the staged tree; only files on its device are renumbered
+ *   REVM_REPRO_FAST_IO set to 1 for mkfs.btrfs: batch its 4 KiB reads and writes
+ *                      (repro_io.c)
  *   REVM_REPRO_CLAMP_AFTER  seconds; a tree entry modified at or after this time was
  *                      written by the current mkimage run, so its mtime (which
  *                      would change every run) reads as SOURCE_DATE_EPOCH
@@ -31,6 +33,7 @@ typedef struct repro_config {
     bool tree_dev_set; /* REVM_REPRO_TREE could be stat'ed */
     dev_t tree_dev;
     time_t clamp_after; /* 0: no clamping */
+    bool fast_io;
 } repro_config;
 
 /* Reads the environment once (thread-safe) and returns the configuration. */
@@ -51,6 +54,10 @@ ino_t repro_map_inode(dev_t dev, ino_t ino);
 /* Records a device node's host st_rdev under its mapped inode number, for the
  * btrfs rdev fix-up in repro_rdev.c. */
 void repro_note_device(ino_t mapped, dev_t rdev);
+
+/* For a block mkfs is about to write: a patched copy (caller frees) when it is an
+ * fs-tree leaf whose device inodes need their rdev, else NULL. */
+unsigned char *repro_patch_block(const void *buf, size_t n);
 
 /* CRC-32C as btrfs checksums tree blocks. */
 uint32_t repro_crc32c(const void *data, size_t len);

@@ -47,6 +47,8 @@ static void load_config(void)
     random_state = fnv1a(seed);
     config.epoch = env_seconds("SOURCE_DATE_EPOCH");
     config.clamp_after = env_seconds("REVM_REPRO_CLAMP_AFTER");
+    const char *fast = getenv("REVM_REPRO_FAST_IO");
+    config.fast_io = fast && strcmp(fast, "1") == 0;
     const char *tree = getenv("REVM_REPRO_TREE");
     if (tree && *tree) {
         /* The real stat: our lstat is not involved, and fakeroot's answer for st_dev

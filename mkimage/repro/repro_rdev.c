@@ -3,8 +3,9 @@
  * useless 0:0 node in the image. lstat (repro_stat.c) notes each device node's
  * st_rdev under its mapped inode number; this pwrite interposer patches those
  * numbers into the fs-tree leaves as mkfs writes them, and recomputes the leaf
- * checksum. Only blocks that verify as crc32c-checksummed FS_TREE leaves holding such
- * an inode are touched; everything else passes through unchanged.
+ * checksum (repro_patch_block, called by the pwrite interposer in repro_io.c). Only
+ * blocks that verify as crc32c-checksummed FS_TREE leaves holding such an inode are
+ * touched; everything else passes through unchanged.
  * On-disk layout (btrfs docs, kernel fs/btrfs/ctree.h): header 101 bytes
  * (csum[32], fsid[16], bytenr, flags, chunk uuid[16], generation, owner @88,
  * nritems @96, level @100), then 25-byte items (key objectid, type, offset; data
@@ -18,7 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <unistd.h>
 
 #define HEADER_SIZE 101
 #define ITEM_SIZE 25
@@ -123,16 +123,22 @@ static void put_le64(unsigned char *p, uint64_t v)
         p[i] = (unsigned char)v;
 }
 
-static bool is_fs_leaf(const unsigned char *b, size_t n)
+/* A cheap shape check: an FS_TREE leaf of a plausible node size. The checksum is
+ * verified later, and only for leaves that need a patch. */
+static bool looks_like_fs_leaf(const unsigned char *b, size_t n)
 {
     if (n < 4096 || n > 65536 || (n & (n - 1)))
         return false;
     if (b[100] != 0 || le64(b + 88) != FS_TREE_OBJECTID)
         return false;
-    uint32_t items = le32(b + 96);
-    if ((uint64_t)items * ITEM_SIZE + HEADER_SIZE > n)
-        return false;
-    for (int i = 4; i < 32; i++) /* crc32c fills 4 of the 32 checksum bytes */
+    return (uint64_t)le32(b + 96) * ITEM_SIZE + HEADER_SIZE <= n;
+}
+
+/* The block really is a btrfs tree block checksummed with crc32c (which fills 4 of
+ * the 32 checksum bytes): only then is rewriting its checksum correct. */
+static bool crc32c_block(const unsigned char *b, size_t n)
+{
+    for (int i = 4; i < 32; i++)
         if (b[i])
             return false;
     return le32(b) == repro_crc32c(b + 32, n - 32);
@@ -161,6 +167,8 @@ static unsigned char *patch_leaf(const unsigned char *b, size_t n)
         if (!rdev)
             continue;
         if (!copy) {
+            if (!crc32c_block(b, n))
+                return NULL;
             copy = malloc(n);
             if (!copy)
                 abort();
@@ -179,31 +187,9 @@ static unsigned char *patch_leaf(const unsigned char *b, size_t n)
     return copy;
 }
 
-static unsigned char *maybe_patch(const void *buf, size_t n)
+unsigned char *repro_patch_block(const void *buf, size_t n)
 {
-    if (!repro_get()->active || !have_devices() || !is_fs_leaf(buf, n))
+    if (!repro_get()->active || !have_devices() || !looks_like_fs_leaf(buf, n))
         return NULL;
     return patch_leaf(buf, n);
-}
-
-ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
-{
-    static ssize_t (*next)(int, const void *, size_t, off_t);
-    if (!next)
-        next = repro_next("pwrite");
-    unsigned char *patched = maybe_patch(buf, n);
-    ssize_t r = next(fd, patched ? patched : buf, n, off);
-    free(patched);
-    return r;
-}
-
-ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
-{
-    static ssize_t (*next)(int, const void *, size_t, off64_t);
-    if (!next)
-        next = repro_next("pwrite64");
-    unsigned char *patched = maybe_patch(buf, n);
-    ssize_t r = next(fd, patched ? patched : buf, n, off);
-    free(patched);
-    return r;
 }

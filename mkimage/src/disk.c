@@ -25,7 +25,7 @@
 #define MIN_SIZE (256ull << 20)
 #define DEFAULT_SHM "/dev/shm"
 
-typedef struct build {
+struct disk_job {
     const disk_spec *spec;
     bool btrfs;
     char tree[PATH_MAX];
@@ -40,7 +40,10 @@ typedef struct build {
     char raw_path[64]; /* /dev/fd/N: the tools reach the unnamed raw image through it */
     mk_outfile out;
     progress bar;
-} build;
+    disk_child mkfs;
+    const char *mkfs_name;
+};
+typedef struct disk_job build;
 
 static uint64_t dir_free_bytes(const char *dir)
 {
@@ -114,7 +117,9 @@ static time_t process_start(void)
     long ticks = sysconf(_SC_CLK_TCK);
     if (btime <= 0 || ticks <= 0)
         return 0;
-    return (time_t)(btime + (long long)(start_ticks / (unsigned long long)ticks));
+    /* Two seconds early: btime is whole seconds and may lag the wall clock a
+     * little; an input file this new is rare, a missed run-made file is not. */
+    return (time_t)(btime + (long long)(start_ticks / (unsigned long long)ticks) - 2);
 }
 
 /* The image time: SOURCE_DATE_EPOCH when given (the reproducible-builds
@@ -142,8 +147,8 @@ static int open_raw(build *b, mk_err *err)
         snprintf(work, sizeof work, "%s", s->work_dir);
     else
         parent_dir(s->out_qcow2, work, sizeof work);
-    /* The raw image is written once by mkfs and read once by qemu-img: on tmpfs that
-     * is memory traffic only. Leave a quarter of tmpfs and 256 MiB to everyone else. */
+    /* The raw image is written once by mkfs and read once for the qcow2: on tmpfs
+     * that is memory traffic only. Leave a quarter of tmpfs and 256 MiB to everyone else. */
     uint64_t need = b->info.estimate;
     uint64_t shm_free = dir_free_bytes(DEFAULT_SHM);
     if (forced && *forced)
@@ -207,7 +212,8 @@ static bool debug_checks(void)
     return v && *v && strcmp(v, "0") != 0;
 }
 
-static int run_mkfs(build *b, mk_err *err)
+/* Starts mkfs on the raw image; finish_mkfs waits for it. */
+static int start_mkfs(build *b, mk_err *err)
 {
     const disk_spec *s = b->spec;
     char seed_env[1200], epoch_env[64], tree_env[PATH_MAX + 32], preload_env[2 * PATH_MAX + 32],
@@ -223,8 +229,11 @@ static int run_mkfs(build *b, mk_err *err)
     snprintf(fake_time_env, sizeof fake_time_env, "E2FSPROGS_FAKE_TIME=%lld", (long long)b->epoch);
     snprintf(tree_env, sizeof tree_env, "REVM_REPRO_TREE=%s", b->tree);
     snprintf(clamp_env, sizeof clamp_env, "REVM_REPRO_CLAMP_AFTER=%lld", (long long)b->run_start);
-    const char *env[] = {preload_env, seed_env,  epoch_env, tree_env,
-                         fake_time_env, clamp_env, "LC_ALL=C", NULL};
+    /* Batched I/O is for mkfs.btrfs only: its access pattern is known (repro_io.c). */
+    const char *env[] = {preload_env,   seed_env,  epoch_env,
+                         tree_env,      fake_time_env, clamp_env,
+                         b->btrfs ? "REVM_REPRO_FAST_IO=1" : "REVM_REPRO_FAST_IO=0",
+                         "LC_ALL=C",    NULL};
     const char *label = s->label && *s->label ? s->label : "revm";
 
     const char *argv[24];
@@ -248,10 +257,20 @@ static int run_mkfs(build *b, mk_err *err)
     }
     argv[n] = NULL;
 
-    progress_begin(&b->bar, b->btrfs ? "mkfs.btrfs" : "mkfs.ext4", b->info.estimate);
+    b->mkfs_name = argv[0];
     disk_command cmd = {.argv = argv, .env = env, .keep_fd = b->raw_fd, .tick = tick_mkfs,
                         .tick_ctx = b};
-    int r = disk_run(&cmd, err);
+    if (disk_spawn(&cmd, &b->mkfs, err) < 0)
+        return fail_in(b, err);
+    return 0;
+}
+
+/* Waits for mkfs, then checks its superblock (and more under MKIMAGE_FSCK). */
+static int finish_mkfs(build *b, mk_err *err)
+{
+    const disk_spec *s = b->spec;
+    progress_begin(&b->bar, b->btrfs ? "mkfs.btrfs" : "mkfs.ext4", b->info.estimate);
+    int r = disk_wait(&b->mkfs, err);
     progress_end(&b->bar);
     if (r < 0)
         return fail_in(b, err);
@@ -263,7 +282,7 @@ static int run_mkfs(build *b, mk_err *err)
     bool ok = b->btrfs ? disk_btrfs_sb_ok(sb, sizeof sb, b->fs_uuid_bin)
                        : disk_ext4_sb_ok(sb, sizeof sb, b->fs_uuid_bin);
     if (!ok)
-        return mk_fail(err, "%s: %s wrote no valid superblock", s->out_qcow2, argv[0]);
+        return mk_fail(err, "%s: %s wrote no valid superblock", s->out_qcow2, b->mkfs_name);
 
     if (debug_checks()) {
         const char *check_btrfs[] = {"btrfs", "check", "--readonly", b->raw_path, NULL};
@@ -295,9 +314,9 @@ static int write_qcow2(build *b, disk_stats *st, mk_err *err)
                        s->out_qcow2, out_dir, (double)need / MIB, (double)avail / MIB);
     if (outfile_reserve(&b->out, s->out_qcow2, err) < 0)
         return -1;
-    /* Our own descriptor, not outfile_open's: outfile_commit would fsync it, and an
-     * image that is rebuilt from its inputs does not need to survive a power cut
-     * more than qemu-img's output did. */
+    /* Our own descriptor, not outfile_open's: outfile_commit would fsync it. An
+     * image rebuilt from its inputs needs no more durability than `qemu-img
+     * convert` gives (no fsync either), and the fsync costs seconds on a busy disk. */
     int fd = open(b->out.tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return mk_fail_errno(err, errno, "%s: cannot create", b->out.tmp_path);
@@ -367,14 +386,17 @@ static int check_spec(const disk_spec *s, build *b, mk_err *err)
     return 0;
 }
 
-int disk_build(const disk_spec *spec, disk_stats *st, mk_err *err)
+int disk_build_start(const disk_spec *spec, disk_job **job, mk_err *err)
 {
+    *job = NULL;
     build *b = calloc(1, sizeof *b);
     if (!b)
         return mk_fail(err, "disk image: out of memory");
     b->spec = spec;
     b->raw_fd = -1;
     b->out.fd = -1; /* nothing reserved yet: outfile_abort must not close fd 0 */
+    b->mkfs.pid = -1;
+    b->mkfs.err_fd = -1;
     int r = check_spec(spec, b, err);
     if (r == 0)
         r = find_repro_so(b->repro_so, err);
@@ -389,15 +411,46 @@ int disk_build(const disk_spec *spec, disk_stats *st, mk_err *err)
         r = open_raw(b, err);
     }
     if (r == 0)
-        r = run_mkfs(b, err);
+        r = start_mkfs(b, err);
+    if (r < 0) {
+        disk_build_abort(b);
+        return -1;
+    }
+    *job = b;
+    return 0;
+}
+
+int disk_build_finish(disk_job *b, disk_stats *st, mk_err *err)
+{
+    int r = finish_mkfs(b, err);
     if (r == 0)
         r = write_qcow2(b, st, err);
     if (b->raw_fd >= 0)
         close(b->raw_fd); /* the raw image's space is freed here */
+    b->raw_fd = -1;
     if (r == 0)
         r = finish(b, err);
-    if (r < 0)
-        outfile_abort(&b->out);
-    free(b);
+    if (r == 0)
+        b->out.tmp_path[0] = '\0'; /* committed: nothing for abort to remove */
+    disk_build_abort(b);
     return r;
+}
+
+void disk_build_abort(disk_job *b)
+{
+    if (!b)
+        return;
+    disk_kill(&b->mkfs);
+    if (b->raw_fd >= 0)
+        close(b->raw_fd);
+    outfile_abort(&b->out);
+    free(b);
+}
+
+int disk_build(const disk_spec *spec, disk_stats *st, mk_err *err)
+{
+    disk_job *job;
+    if (disk_build_start(spec, &job, err) < 0)
+        return -1;
+    return disk_build_finish(job, st, err);
 }

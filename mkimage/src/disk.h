@@ -38,4 +38,16 @@ typedef struct disk_stats {
 
 int disk_build(const disk_spec *spec, disk_stats *st, mk_err *err);
 
+/* disk_build in two halves, so that several images can be formatted at once (mkfs
+ * runs as a child process) while the caller prepares the next tree:
+ * disk_build_start checks the spec, scans the tree and starts mkfs, then returns;
+ * disk_build_finish waits for it, writes the qcow2 and renames it into place.
+ * spec (and the strings it points to) and the tree must stay unchanged until
+ * finish or abort. Every started job must be finished or aborted exactly once;
+ * both free it. disk_build_abort kills mkfs and leaves nothing behind. */
+typedef struct disk_job disk_job;
+int disk_build_start(const disk_spec *spec, disk_job **job, mk_err *err);
+int disk_build_finish(disk_job *job, disk_stats *st, mk_err *err);
+void disk_build_abort(disk_job *job);
+
 #endif

@@ -149,9 +149,15 @@ static void child_exec(const disk_command *cmd, const char *program, char **envp
     _exit(127);
 }
 
-int disk_run(const disk_command *cmd, mk_err *err)
+int disk_spawn(const disk_command *cmd, disk_child *child, mk_err *err)
 {
+    memset(child, 0, sizeof *child);
+    child->pid = -1;
+    child->err_fd = -1;
     const char *prog = cmd->argv[0];
+    snprintf(child->name, sizeof child->name, "%s", prog);
+    child->tick = cmd->tick;
+    child->tick_ctx = cmd->tick_ctx;
     char program[PATH_MAX];
     if (!resolve_program(prog, program, sizeof program))
         return mk_fail(err, "%s: not found in PATH, /usr/sbin or /sbin (is it installed?)", prog);
@@ -176,18 +182,25 @@ int disk_run(const disk_command *cmd, mk_err *err)
         child_exec(cmd, program, envp, pipefd[1]);
     free(envp);
     close(pipefd[1]);
+    child->pid = pid;
+    child->err_fd = pipefd[0];
+    return 0;
+}
 
+int disk_wait(disk_child *child, mk_err *err)
+{
+    const char *prog = child->name;
     char *buf = malloc(STDERR_KEEP);
     size_t used = 0;
     bool open_pipe = true;
     while (open_pipe) {
-        struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
+        struct pollfd p = {.fd = child->err_fd, .events = POLLIN};
         int r = poll(&p, 1, 100);
         if (r < 0 && errno != EINTR)
             break;
         if (r > 0) {
             char chunk[4096];
-            ssize_t n = read(pipefd[0], chunk, sizeof chunk);
+            ssize_t n = read(child->err_fd, chunk, sizeof chunk);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0) {
@@ -203,17 +216,21 @@ int disk_run(const disk_command *cmd, mk_err *err)
                 used += add;
             }
         }
-        if (cmd->tick)
-            cmd->tick(cmd->tick_ctx);
+        if (child->tick)
+            child->tick(child->tick_ctx);
     }
-    close(pipefd[0]);
+    close(child->err_fd);
+    child->err_fd = -1;
     int status;
-    while (waitpid(pid, &status, 0) < 0) {
+    while (waitpid(child->pid, &status, 0) < 0) {
         if (errno != EINTR) {
+            int e = errno;
             free(buf);
-            return mk_fail_errno(err, errno, "%s: cannot wait", prog);
+            child->pid = -1;
+            return mk_fail_errno(err, e, "%s: cannot wait", prog);
         }
     }
+    child->pid = -1;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         free(buf);
         return 0;
@@ -226,4 +243,25 @@ int disk_run(const disk_command *cmd, mk_err *err)
     if (WIFSIGNALED(status))
         return mk_fail(err, "%s: killed by signal %d", prog, WTERMSIG(status));
     return mk_fail(err, "%s: failed with exit status %d", prog, WEXITSTATUS(status));
+}
+
+void disk_kill(disk_child *child)
+{
+    if (child->pid > 0) {
+        kill(child->pid, SIGKILL);
+        while (waitpid(child->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (child->err_fd >= 0)
+        close(child->err_fd);
+    child->pid = -1;
+    child->err_fd = -1;
+}
+
+int disk_run(const disk_command *cmd, mk_err *err)
+{
+    disk_child child;
+    if (disk_spawn(cmd, &child, err) < 0)
+        return -1;
+    return disk_wait(&child, err);
 }

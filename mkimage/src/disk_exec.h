@@ -16,6 +16,25 @@ typedef struct disk_command {
     void *tick_ctx;
 } disk_command;
 
+/* A started command (disk_spawn), to be ended by disk_wait or disk_kill. */
+typedef struct disk_child {
+    int pid;    /* -1 when none */
+    int err_fd; /* read end of its stderr pipe, -1 when closed */
+    char name[64];
+    void (*tick)(void *ctx);
+    void *tick_ctx;
+} disk_child;
+
+/* Starts the command and returns at once; its stderr collects in a pipe. */
+int disk_spawn(const disk_command *cmd, disk_child *child, mk_err *err);
+
+/* Waits for a spawned command (calling its tick while it runs) and reports its
+ * failure as disk_run does. */
+int disk_wait(disk_child *child, mk_err *err);
+
+/* Kills (SIGKILL) and reaps a spawned command; safe on an ended one. */
+void disk_kill(disk_child *child);
+
 /* Runs the command to completion. On failure fills err with
  * "PROGRAM: REASON" where REASON summarizes the captured stderr (or the exit
  * status / signal when it printed nothing) and returns -1. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define CLUSTER DISK_QCOW2_CLUSTER
@@ -78,6 +79,25 @@ static int read_full(int fd, uint8_t *buf, size_t len, uint64_t off, mk_err *err
     return 0;
 }
 
+/* The raw image, read through a shared mapping when possible: no copy into a
+ * buffer, the zero check and the output write touch the page cache directly (the
+ * raw image usually sits on tmpfs). pread into buf is the fallback. */
+typedef struct source {
+    int fd;
+    const uint8_t *map; /* NULL: use pread */
+    uint64_t size;
+    uint8_t *buf;       /* IO_CHUNK bytes */
+} source;
+
+static const uint8_t *clusters_at(source *src, uint64_t c, uint64_t n, mk_err *err)
+{
+    if (src->map)
+        return src->map + c * CLUSTER;
+    if (read_full(src->fd, src->buf, (size_t)(n * CLUSTER), c * CLUSTER, err) < 0)
+        return NULL;
+    return src->buf;
+}
+
 static bool all_zero(const uint8_t *p, size_t len)
 {
     static const uint8_t zeros[4096];
@@ -92,9 +112,10 @@ static bool all_zero(const uint8_t *p, size_t len)
 /* Pass 1: which guest clusters hold data. Only the raw image's data extents
  * (SEEK_DATA/SEEK_HOLE) are read; a 5 GiB sparse image with 100 MiB of content
  * costs 100 MiB of reading. */
-static int map_clusters(int fd, uint64_t size, uint8_t *bitmap, uint8_t *buf, mk_err *err)
+static int map_clusters(source *src, uint8_t *bitmap, mk_err *err)
 {
-    uint64_t pos = 0;
+    int fd = src->fd;
+    uint64_t size = src->size, pos = 0;
     while (pos < size) {
         off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
         if (data < 0 && errno == ENXIO)
@@ -110,7 +131,8 @@ static int map_clusters(int fd, uint64_t size, uint8_t *bitmap, uint8_t *buf, mk
             uint64_t n = last - c;
             if (n > IO_CHUNK / CLUSTER)
                 n = IO_CHUNK / CLUSTER;
-            if (read_full(fd, buf, (size_t)(n * CLUSTER), c * CLUSTER, err) < 0)
+            const uint8_t *buf = clusters_at(src, c, n, err);
+            if (!buf)
                 return -1;
             for (uint64_t k = 0; k < n; k++)
                 if (!all_zero(buf + k * CLUSTER, CLUSTER))
@@ -213,12 +235,17 @@ int disk_qcow2_write(int raw_fd, uint64_t size, int out_fd, const char *what,
     uint8_t *buf = malloc(IO_CHUNK);
     uint8_t *meta = NULL;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
+    source src = {.fd = raw_fd, .size = size}; /* before any goto out */
     int r = -1;
     if (!bitmap || !buf || !md) {
         mk_fail(err, "%s: out of memory", what);
         goto out;
     }
-    if (map_clusters(raw_fd, size, bitmap, buf, err) < 0)
+    src.buf = buf;
+    void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, raw_fd, 0);
+    if (map != MAP_FAILED)
+        src.map = map;
+    if (map_clusters(&src, bitmap, err) < 0)
         goto out;
     uint64_t data = 0, tables = 0;
     for (uint64_t t = 0; t * L2_ENTRIES < vclusters; t++) {
@@ -251,8 +278,8 @@ int disk_qcow2_write(int raw_fd, uint64_t size, int out_fd, const char *what,
         uint64_t n = 1;
         while (c + n < vclusters && n < IO_CHUNK / CLUSTER && has(bitmap, c + n))
             n++;
-        if (read_full(raw_fd, buf, (size_t)(n * CLUSTER), c * CLUSTER, err) < 0 ||
-            emit(&w, buf, (size_t)(n * CLUSTER), err) < 0)
+        const uint8_t *data_at = clusters_at(&src, c, n, err);
+        if (!data_at || emit(&w, data_at, (size_t)(n * CLUSTER), err) < 0)
             goto out;
         c += n;
     }
@@ -264,6 +291,8 @@ int disk_qcow2_write(int raw_fd, uint64_t size, int out_fd, const char *what,
     *out_bytes = w.off;
     r = 0;
 out:
+    if (src.map)
+        munmap((void *)src.map, (size_t)size);
     EVP_MD_CTX_free(md);
     free(meta);
     free(buf);

@@ -5,26 +5,24 @@
  * base (copies of the kept subset; the last variant consumes the base), customize,
  * install kernel modules, write the initramfs, build the disk, copy the kernel,
  * write the report. Every output is first written into a hidden staging directory
- * inside OUT and renamed to its final name only once ALL variants are built, so a
- * failed or interrupted run leaves no file under a final name. */
-#include <dirent.h>
+ * inside OUT (scratch.h) and renamed to its final name only once ALL variants are
+ * built, so a failed or interrupted run leaves no file under a final name.
+ * Arguments: cli.h. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "checksum.h"
+#include "cli.h"
 #include "customize.h"
 #include "customize_derive.h"
 #include "disk.h"
@@ -39,58 +37,9 @@
 #include "privilege.h"
 #include "progress.h"
 #include "report.h"
+#include "scratch.h"
 #include "variant.h"
-#include "void_default.h"
 
-#define MKIMAGE_VERSION "0.1.0"
-#define MAX_VARIANTS 16
-#define MAX_INSTALLS 64
-
-static const char usage[] =
-    "usage: mkimage [--variant driver|filesystem|app|all]... [--rootfs URL|FILE]\n"
-    "               [--sha256 HEX | --sha256sums URL|FILE] [--signature URL|FILE --pubkey KEY|FILE]\n"
-    "               --kernel DIR|PKG [--bridge FILE] [--install SRC:DEST[:MODE]]...\n"
-    "               [--variants-dir DIR] [--cache DIR] [--work DIR] [--fs btrfs|ext4]\n"
-    "               [--size 5G] [--connect-timeout S] [--stall-timeout S] [--retries N]\n"
-    "               [--quiet] --out DIR\n"
-    "\n"
-    "Builds bootable VM images from a rootfs tarball. For each variant V it writes\n"
-    "OUT/V.qcow2, OUT/V.vmlinuz, OUT/V.initramfs and OUT/V.report.json, then prints a\n"
-    "summary. Without --variant all three variants are built; without --rootfs the\n"
-    "Void musl ROOTFS (pinned SHA-256) is downloaded.\n"
-    "\n"
-    "  --variant NAME      driver, filesystem, app, all, or a NAME.ini in --variants-dir\n"
-    "  --rootfs SRC        tarball: http(s):// or file:// URL, or a path\n"
-    "  --sha256 HEX        expected SHA-256 of the tarball\n"
-    "  --sha256sums SRC    checksum list to look the tarball up in (BSD or GNU format)\n"
-    "  --signature SRC     minisign signature of the checksum list (needs --pubkey)\n"
-    "  --pubkey KEY|FILE   minisign public key\n"
-    "  --kernel DIR|PKG    kernel tree (boot/vmlinuz-VER, lib/modules/VER) or .deb/.xbps\n"
-    "  --bridge FILE       static revm-guestd, installed and enabled as revm-bridge\n"
-    "  --install S:D[:M]   copy host file S to D in every image (mode M, octal)\n"
-    "  --variants-dir DIR  where NAME.ini files live (default: <prefix>/lib/revm/variants)\n"
-    "  --cache DIR         download cache (default: ~/.cache/revm/mkimage)\n"
-    "  --work DIR          scratch space for the staged trees (default: inside OUT)\n"
-    "  --fs TYPE           root filesystem, btrfs (default) or ext4\n"
-    "  --size N[KMGT]      virtual disk size (default 5G)\n"
-    "  --connect-timeout S give up connecting after S seconds (default 30)\n"
-    "  --stall-timeout S   give up when a download sends nothing for S seconds (30)\n"
-    "  --retries N         download attempts after the first failure (default 3)\n"
-    "  --quiet             no progress or stage lines\n"
-    "  --out DIR           output directory (created)\n";
-
-typedef struct opts {
-    const char *variants[MAX_VARIANTS];
-    size_t n_variants;
-    const char *rootfs, *sha256, *sums, *sig, *pubkey, *kernel, *bridge;
-    const char *installs[MAX_INSTALLS];
-    size_t n_installs;
-    const char *variants_dir, *cache, *work, *fs, *out;
-    uint64_t size;
-    long connect_timeout, stall_timeout;
-    int retries; /* fetch_request convention: 0 default, < 0 none */
-    bool quiet;
-} opts;
 
 static bool quiet;
 
@@ -123,296 +72,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ---- work and staging directories: removed on every exit path ---- */
-
-static char staging_dir[PATH_MAX]; /* OUT/.mkimage-PID: outputs before their final rename */
-static char work_dir[PATH_MAX];    /* staged trees */
-static struct sigaction prev_action[NSIG];
-
-/* Removes a tree even when it holds read-only directories (a rootfs has some). */
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) < 0)
-        return;
-    if (!S_ISDIR(st.st_mode)) {
-        unlink(path);
-        return;
-    }
-    DIR *d = opendir(path);
-    if (!d && errno == EACCES && chmod(path, 0700) == 0)
-        d = opendir(path);
-    if (d) {
-        struct dirent *de;
-        bool chmodded = false;
-        while ((de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            char p[PATH_MAX];
-            if (pathf(p, sizeof p, "%s/%s", path, de->d_name) >= (int)sizeof p)
-                continue;
-            if (!chmodded && access(path, W_OK) != 0) {
-                chmod(path, 0700);
-                chmodded = true;
-            }
-            rm_tree(p);
-        }
-        closedir(d);
-    }
-    rmdir(path);
-}
-
-/* Signal path: recursive removal is not async-signal-safe, fork+exec of rm is.
- * The environment is dropped so rm runs outside fakeroot (the files belong to the
- * real user, and faked may already be gone). */
-static void rm_from_handler(const char *dir)
-{
-    if (!dir[0])
-        return;
-    pid_t pid = fork();
-    if (pid == 0) {
-        char *const argv[] = {"rm", "-rf", "--", (char *)dir, NULL};
-        char *const envp[] = {NULL};
-        execve("/bin/rm", argv, envp);
-        execve("/usr/bin/rm", argv, envp);
-        _exit(127);
-    }
-    if (pid > 0)
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-}
-
-static void on_signal(int sig)
-{
-    rm_from_handler(work_dir);
-    rm_from_handler(staging_dir);
-    /* outfile's handler unlinks registered temporary files and re-raises. */
-    sigaction(sig, &prev_action[sig], NULL);
-    raise(sig);
-}
-
-static void install_cleanup_handlers(void)
-{
-    outfile_install_signal_handlers();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
-        sigaction(sigs[i], &sa, &prev_action[sigs[i]]);
-}
-
-static void cleanup_dirs(void)
-{
-    if (work_dir[0])
-        rm_tree(work_dir);
-    if (staging_dir[0])
-        rm_tree(staging_dir);
-    work_dir[0] = staging_dir[0] = 0;
-}
-
-/* Scratch directories of runs that died (SIGKILL) are named after their PID. */
-static void remove_stale_dirs(const char *dir, const char *prefix)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    size_t pl = strlen(prefix);
-    while ((de = readdir(d))) {
-        if (strncmp(de->d_name, prefix, pl) != 0)
-            continue;
-        char *end;
-        long pid = strtol(de->d_name + pl, &end, 10);
-        if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 ||
-            errno == EPERM)
-            continue;
-        char p[PATH_MAX];
-        if (pathf(p, sizeof p, "%s/%s", dir, de->d_name) < (int)sizeof p)
-            rm_tree(p);
-    }
-    closedir(d);
-}
-
-static int mkdir_p(const char *path, mk_err *err)
-{
-    char tmp[PATH_MAX];
-    if (pathf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return mk_fail(err, "%s: path too long", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-            return mk_fail_errno(err, errno, "%s: cannot create", tmp);
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-        return mk_fail_errno(err, errno, "%s: cannot create", tmp);
-    return 0;
-}
-
-/* ---- arguments ---- */
-
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-')
-        return -1;
-    unsigned shift = 0;
-    switch (*end) {
-    case 0: break;
-    case 'K': case 'k': shift = 10; end++; break;
-    case 'M': case 'm': shift = 20; end++; break;
-    case 'G': case 'g': shift = 30; end++; break;
-    case 'T': case 't': shift = 40; end++; break;
-    default: return -1;
-    }
-    if (*end == 'i' || *end == 'B')
-        end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
-    if (*end || v == 0 || v > (UINT64_MAX >> shift))
-        return -1;
-    *out = (uint64_t)v << shift;
-    return 0;
-}
-
-static int add_variant(opts *o, const char *name, mk_err *err)
-{
-    if (!strcmp(name, "all")) {
-        static const char *const all[] = {"driver", "filesystem", "app"};
-        for (size_t i = 0; i < 3; i++)
-            if (add_variant(o, all[i], err) < 0)
-                return -1;
-        return 0;
-    }
-    if (!variant_name_valid(name))
-        return mk_fail(err, "variant '%.40s': invalid name (expected driver, filesystem, app, "
-                            "all or [a-z][a-z0-9_-]*)", name);
-    for (size_t i = 0; i < o->n_variants; i++)
-        if (!strcmp(o->variants[i], name))
-            return 0;
-    if (o->n_variants == MAX_VARIANTS)
-        return mk_fail(err, "--variant: at most %d variants", MAX_VARIANTS);
-    o->variants[o->n_variants++] = name;
-    return 0;
-}
-
-/* Returns 0 to run, 1 when --help/--version was handled, -1 on error. */
-static int parse_args(int argc, char **argv, opts *o, mk_err *err)
-{
-    enum { O_ROOTFS = 256, O_SHA, O_SUMS, O_SIG, O_PUB, O_KERNEL, O_BRIDGE, O_INSTALL,
-           O_VDIR, O_CACHE, O_WORK, O_FS, O_SIZE, O_OUT, O_VERSION, O_CTO, O_STO, O_RETRIES };
-    static const struct option longopts[] = {
-        {"variant", required_argument, NULL, 'v'}, {"rootfs", required_argument, NULL, O_ROOTFS},
-        {"sha256", required_argument, NULL, O_SHA}, {"sha256sums", required_argument, NULL, O_SUMS},
-        {"signature", required_argument, NULL, O_SIG}, {"pubkey", required_argument, NULL, O_PUB},
-        {"kernel", required_argument, NULL, O_KERNEL}, {"bridge", required_argument, NULL, O_BRIDGE},
-        {"install", required_argument, NULL, O_INSTALL},
-        {"variants-dir", required_argument, NULL, O_VDIR},
-        {"cache", required_argument, NULL, O_CACHE}, {"work", required_argument, NULL, O_WORK},
-        {"fs", required_argument, NULL, O_FS}, {"size", required_argument, NULL, O_SIZE},
-        {"quiet", no_argument, NULL, 'q'}, {"out", required_argument, NULL, O_OUT},
-        {"connect-timeout", required_argument, NULL, O_CTO},
-        {"stall-timeout", required_argument, NULL, O_STO},
-        {"retries", required_argument, NULL, O_RETRIES},
-        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, O_VERSION},
-        {NULL, 0, NULL, 0},
-    };
-    memset(o, 0, sizeof *o);
-    o->fs = "btrfs";
-    o->size = 5ULL << 30;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "+v:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'v': if (add_variant(o, optarg, err) < 0) return -1; break;
-        case O_ROOTFS: o->rootfs = optarg; break;
-        case O_SHA: o->sha256 = optarg; break;
-        case O_SUMS: o->sums = optarg; break;
-        case O_SIG: o->sig = optarg; break;
-        case O_PUB: o->pubkey = optarg; break;
-        case O_KERNEL: o->kernel = optarg; break;
-        case O_BRIDGE: o->bridge = optarg; break;
-        case O_INSTALL: {
-            char s[PATH_MAX], d[PATH_MAX];
-            unsigned m;
-            if (install_spec_parse(optarg, s, sizeof s, d, sizeof d, &m, err) < 0)
-                return -1;
-            if (o->n_installs == MAX_INSTALLS)
-                return mk_fail(err, "--install: at most %d files", MAX_INSTALLS);
-            o->installs[o->n_installs++] = optarg;
-            break;
-        }
-        case O_VDIR: o->variants_dir = optarg; break;
-        case O_CACHE: o->cache = optarg; break;
-        case O_WORK: o->work = optarg; break;
-        case O_FS:
-            if (strcmp(optarg, "btrfs") && strcmp(optarg, "ext4"))
-                return mk_fail(err, "--fs %.32s: expected btrfs or ext4", optarg);
-            o->fs = optarg;
-            break;
-        case O_SIZE:
-            if (parse_size(optarg, &o->size) < 0 || o->size < (64ULL << 20))
-                return mk_fail(err, "--size %.32s: expected a size of at least 64M, e.g. 5G",
-                               optarg);
-            break;
-        case O_OUT: o->out = optarg; break;
-        case O_CTO:
-        case O_STO:
-        case O_RETRIES: {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < 0 || v > 3600 ||
-                (c != O_RETRIES && v == 0))
-                return mk_fail(err, "%s %.32s: expected a number%s",
-                               c == O_CTO ? "--connect-timeout"
-                               : c == O_STO ? "--stall-timeout" : "--retries",
-                               optarg, c == O_RETRIES ? " from 0 to 3600"
-                                                      : " of seconds from 1 to 3600");
-            if (c == O_CTO)
-                o->connect_timeout = v;
-            else if (c == O_STO)
-                o->stall_timeout = v;
-            else
-                o->retries = v == 0 ? -1 : (int)v;
-            break;
-        }
-        case 'q': o->quiet = true; break;
-        case 'h': fputs(usage, stdout); return 1;
-        case O_VERSION: puts("mkimage " MKIMAGE_VERSION); return 1;
-        default:
-            if (optopt && optopt < 256)
-                return mk_fail(err, "-%c: unknown option or missing value (see --help)", optopt);
-            return mk_fail(err, "%s: unknown option or missing value (see --help)",
-                           argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return mk_fail(err, "%s: unexpected argument (see --help)", argv[optind]);
-    if (!o->out)
-        return mk_fail(err, "--out: required (see --help)");
-    if (!o->kernel)
-        return mk_fail(err, "--kernel: required (see --help)");
-    if (o->sha256 && o->sums)
-        return mk_fail(err, "--sha256 and --sha256sums: give one, not both");
-    if ((o->sig != NULL) != (o->pubkey != NULL))
-        return mk_fail(err, "--signature and --pubkey: give both or neither");
-    if (o->sig && !o->sums)
-        return mk_fail(err, "--signature: signs a checksum list, needs --sha256sums");
-    if (!o->n_variants && add_variant(o, "all", err) < 0)
-        return -1;
-    if (!o->rootfs) {
-        o->rootfs = VOID_DEFAULT_ROOTFS_URL;
-        if (!o->sha256 && !o->sums)
-            o->sha256 = VOID_DEFAULT_ROOTFS_SHA256;
-    }
-    return 0;
 }
 
 /* ---- per-variant work ---- */
@@ -498,7 +157,7 @@ static int sha_update_file(EVP_MD_CTX *c, const char *label, const char *path, m
 
 /* The seed of a variant's disk: a digest of every input, so identical inputs give a
  * bit-identical image and any change gives new UUIDs. */
-static int compute_seed(const opts *o, const char *variants_dir, const job *j,
+static int compute_seed(const cli_opts *o, const char *variants_dir, const job *j,
                         const fetch_result *fr, const kernel_tree *k, char out[65], mk_err *err)
 {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -640,12 +299,13 @@ static time_t tree_epoch(const char *base)
     return 0;
 }
 
-static int build_variant(const opts *o, const char *variants_dir, const char *libdir, job *j,
+static int build_variant(const cli_opts *o, const char *variants_dir, const char *libdir, job *j,
                          const fetch_result *fr, const kernel_tree *k, const char *base,
                          bool consume, time_t epoch, mk_err *err)
 {
     variant_report *r = &j->rep;
     const char *name = j->v.name;
+    const char *work_dir = scratch_work_dir(), *staging_dir = scratch_staging_dir();
     char tree[PATH_MAX * 2], outp[PATH_MAX * 2], init_bin[PATH_MAX * 2];
     if (pathf(tree, sizeof tree, "%s/%s", work_dir, name) < 0)
         return mk_fail(err, "%s: path too long", work_dir);
@@ -705,8 +365,8 @@ static int build_variant(const opts *o, const char *variants_dir, const char *li
     double t5 = now_s();
     r->seconds[STAGE_DISK] = t5 - t4;
     /* The tree is no longer needed: free its space before the next variant. */
-    rm_tree(tree);
-    rm_tree(disk_work);
+    scratch_rm_tree(tree);
+    scratch_rm_tree(disk_work);
 
     pathf(outp, sizeof outp, "%s/%s.vmlinuz", staging_dir, name);
     /* Every variant boots the same kernel: the first is copied (and synced), the
@@ -727,6 +387,7 @@ static int build_variant(const opts *o, const char *variants_dir, const char *li
 static int commit_outputs(const char *out, job *jobs, size_t n, mk_err *err)
 {
     static const char *const exts[] = {"qcow2", "vmlinuz", "initramfs", "report.json"};
+    const char *staging_dir = scratch_staging_dir();
     for (size_t i = 0; i < n; i++) {
         for (size_t e = 0; e < 4; e++) {
             char from[PATH_MAX * 2], to[PATH_MAX * 2];
@@ -739,7 +400,7 @@ static int commit_outputs(const char *out, job *jobs, size_t n, mk_err *err)
     return 0;
 }
 
-static int run(const opts *o, mk_err *err)
+static int run(const cli_opts *o, mk_err *err)
 {
     char libdir[PATH_MAX], vdir_buf[PATH_MAX];
     if (paths_libdir(libdir, err) < 0)
@@ -762,29 +423,9 @@ static int run(const opts *o, mk_err *err)
     }
 
     /* Outputs and scratch space. */
-    if (mkdir_p(o->out, err) < 0)
+    if (scratch_create(o->out, o->work, err) < 0)
         goto out;
-    outfile_remove_stale(o->out);
-    remove_stale_dirs(o->out, ".mkimage-");
-    pathf(staging_dir, sizeof staging_dir, "%s/.mkimage-%ld", o->out, (long)getpid());
-    if (mkdir(staging_dir, 0700) < 0) {
-        staging_dir[0] = 0;
-        mk_fail_errno(err, errno, "%s/.mkimage-%ld: cannot create", o->out, (long)getpid());
-        goto out;
-    }
-    if (o->work) {
-        if (mkdir_p(o->work, err) < 0)
-            goto out;
-        remove_stale_dirs(o->work, "mkimage-");
-        pathf(work_dir, sizeof work_dir, "%s/mkimage-%ld", o->work, (long)getpid());
-    } else {
-        pathf(work_dir, sizeof work_dir, "%s/work", staging_dir);
-    }
-    if (mkdir(work_dir, 0700) < 0) {
-        mk_fail_errno(err, errno, "%s: cannot create", work_dir);
-        work_dir[0] = 0;
-        goto out;
-    }
+    const char *work_dir = scratch_work_dir(), *staging_dir = scratch_staging_dir();
 
     /* Kernel first: a missing module fails in seconds, before any download. */
     kernel_tree k;
@@ -846,7 +487,7 @@ static int run(const opts *o, mk_err *err)
 
     /* Build order: variants that keep the whole tree last, and the very last one
      * takes the base tree itself instead of a copy (see customize_derive.h). */
-    size_t ord[MAX_VARIANTS], no = 0;
+    size_t ord[CLI_MAX_VARIANTS], no = 0;
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++)
             if (derive_keeps_all(&jobs[i].v) == (pass == 1))
@@ -878,7 +519,7 @@ static int run(const opts *o, mk_err *err)
     }
     if (commit_outputs(o->out, jobs, n, err) < 0)
         goto out;
-    variant_report reps[MAX_VARIANTS];
+    variant_report reps[CLI_MAX_VARIANTS];
     for (size_t i = 0; i < n; i++)
         reps[i] = jobs[i].rep;
     report_print_table(stdout, reps, n);
@@ -921,8 +562,8 @@ static void path_add_sbin(void)
 int main(int argc, char **argv)
 {
     mk_err err = {{0}};
-    opts o;
-    int pr = parse_args(argc, argv, &o, &err);
+    cli_opts o;
+    int pr = cli_parse(argc, argv, &o, &err);
     if (pr > 0)
         return 0;
     if (pr < 0) {
@@ -937,9 +578,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "mkimage: %s\n", err.msg);
         return 1;
     }
-    install_cleanup_handlers();
+    scratch_install_signal_handlers();
     int rc = run(&o, &err);
-    cleanup_dirs();
+    scratch_remove();
     if (rc < 0) {
         fflush(stdout);
         fprintf(stderr, "mkimage: %s\n", err.msg);

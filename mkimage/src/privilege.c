@@ -1,4 +1,4 @@
-/* Non-root operation: re-exec under fakeroot.
+/* Non-root operation: run again inside a fakeroot session.
  *
  * An image must carry the tarball's owners (root:root, root:shadow, ...), device nodes,
  * setuid bits and security.* xattrs, none of which an ordinary user may create. Options
@@ -16,7 +16,9 @@
  *    them into the image. Verified with fakeroot 1.31 (Debian 12): chown, mknod (char,
  *    block), mkfifo, setuid modes, security.capability, trusted.* and user.* xattrs
  *    all read back through stat/getfattr in a child process, including for hard
- *    links. Note that fakeroot keeps xattrs only in faked (the files on disk carry
+ *    links; an image made by `mkfs.btrfs --rootdir` (and `mkfs.ext4 -d`) inside the
+ *    session, mounted and listed as root, had the tarball's owners, modes and xattrs.
+ *    Note that fakeroot keeps xattrs only in faked (the files on disk carry
  *    none): the staging tree is meaningful only inside the session, which is why the
  *    whole of mkimage, not just extraction, runs inside it.
  * The session is started by running this program again under `fakeroot --` as a
@@ -25,9 +27,9 @@
  *
  * Process shape: the original (outer) process stays, with the pid the caller knows,
  * and waits; fakeroot's shell script runs the inner copy, which does the work. The
- * outer process is not exec'd into fakeroot because the script ignores SIGTERM-style
- * requests to its pid while it waits, and a SIGKILL to it would orphan the inner
- * process, which could go on to create final outputs. Instead the outer holds the
+ * outer process is not exec'd into fakeroot because a SIGTERM or SIGKILL sent to the
+ * script's pid ends the script but not the inner process, which would go on, orphaned,
+ * and could still create final outputs. Instead the outer holds the
  * write end of a pipe whose read end the inner watches (REVM_PRIVILEGE_WATCH_FD):
  * when the outer gets SIGINT/SIGTERM/SIGHUP, or dies in any way including SIGKILL,
  * the pipe closes and the inner sends itself SIGTERM, which runs mkimage's normal

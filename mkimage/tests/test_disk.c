@@ -392,6 +392,44 @@ static void test_build_reproducible(void **state)
     file_absent_like(scratch, ".part-");
 }
 
+/* Two jobs formatted at once give the same images as one at a time; an aborted job
+ * leaves no output and no process. */
+static void test_build_async(void **state)
+{
+    (void)state;
+    if (!can_build())
+        skip();
+    char t1[4200], o1[4300], o2[4300], o3[4300];
+    snprintf(t1, sizeof t1, "%s/async-tree", scratch);
+    make_tree(t1, false);
+    snprintf(o1, sizeof o1, "%s/async1.qcow2", scratch);
+    snprintf(o2, sizeof o2, "%s/async2.qcow2", scratch);
+    snprintf(o3, sizeof o3, "%s/async3.qcow2", scratch);
+    disk_spec a = {.tree = t1, .out_qcow2 = o1, .size_bytes = 512ull << 20, .label = "test",
+                   .seed = "0123abcd", .work_dir = scratch};
+    disk_spec b = a, c = a;
+    b.out_qcow2 = o2;
+    c.out_qcow2 = o3;
+    disk_job *ja, *jb, *jc;
+    mk_err err = {{0}};
+    assert_int_equal(disk_build_start(&a, &ja, &err), 0);
+    assert_int_equal(disk_build_start(&b, &jb, &err), 0);
+    assert_int_equal(disk_build_start(&c, &jc, &err), 0);
+    disk_build_abort(jc);
+    disk_stats sa, sb;
+    assert_int_equal(disk_build_finish(jb, &sb, &err), 0);
+    assert_int_equal(disk_build_finish(ja, &sa, &err), 0);
+    assert_string_equal(sa.sha256, sb.sha256);
+    disk_stats one;
+    char o4[4300];
+    snprintf(o4, sizeof o4, "%s/async4.qcow2", scratch);
+    a.out_qcow2 = o4;
+    assert_int_equal(disk_build(&a, &one, &err), 0);
+    assert_string_equal(one.sha256, sa.sha256);
+    assert_int_equal(access(o3, F_OK), -1);
+    file_absent_like(scratch, ".part-");
+}
+
 static void expect_failure(const disk_spec *spec, const char *needle)
 {
     disk_stats st;
@@ -474,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_repro_preload),
         cmocka_unit_test(test_bad_spec),
         cmocka_unit_test(test_build_reproducible),
+        cmocka_unit_test(test_build_async),
         cmocka_unit_test(test_out_of_space),
     };
     return cmocka_run_group_tests(tests, setup_scratch, teardown_scratch);

@@ -50,19 +50,23 @@ ok "stdin EOF propagated"
 # --- arguments arrive unchanged ---
 out=$(revm printf '%s|' 'a b' '' 'c"d' "e'f" </dev/null)
 [ "$out" = "a b||c\"d|e'f|" ] || fail "argv: got '$out'"
+# shellcheck disable=SC2016 # expanded by the guest's shell
 out=$(revm -e REVM_TEST_VAR=xyz sh -c 'echo $REVM_TEST_VAR' </dev/null)
 [ "$out" = "xyz" ] || fail "-e: got '$out'"
 ok "argv and environment"
 
 # --- clear errors ---
 rc=0; err=$(revm btop 2>&1 </dev/null >/dev/null) || rc=$?
-[ "$rc" -eq 127 ] && [ "$err" = "revm: no such program in the VM: btop" ] ||
+if [ "$rc" -ne 127 ] || [ "$err" != "revm: no such program in the VM: btop" ]; then
   fail "missing program: exit $rc, '$err'"
+fi
 rc=0; err=$(REVM_SOCKET=$T/nothing.sock revm true 2>&1 </dev/null) || rc=$?
-[ "$rc" -eq 255 ] && [[ "$err" == "revm: VM app is not running"* ]] ||
+if [ "$rc" -ne 255 ] || [[ "$err" != "revm: VM app is not running"* ]]; then
   fail "no VM: exit $rc, '$err'"
+fi
 expect_fail "no program given" revm
-out=$(revm --help) && [[ "$out" == usage:* ]] || fail "--help"
+out=$(revm --help) || fail "--help exited non-zero"
+[[ "$out" == usage:* ]] || fail "--help printed no usage"
 ok "errors: $err"
 
 # --- 1 GiB round trip, byte-exact, constant memory on both sides ---

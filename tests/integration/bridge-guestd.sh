@@ -40,7 +40,7 @@ ok "SIGTERM ends it cleanly"
 # --- a missing port is waited for, not fatal (the module may load later) ---
 "$GUESTD" --device "$T/no-such-port" 2>"$T/d.log" & dpid=$!
 track_pid "$dpid"
-"$GUESTD" --port-name org.redox.not-there.0 2>"$T/a.log" & apid=$!
+"$GUESTD" --no-power-button --port-name org.redox.not-there.0 2>"$T/a.log" & apid=$!
 track_pid "$apid"
 sleep 1
 kill -0 "$dpid" 2>/dev/null || fail "--device with a missing port exited: $(cat "$T/d.log")"

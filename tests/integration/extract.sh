@@ -184,12 +184,13 @@ fi
 
 # ---- 3. as an ordinary user, under fakeroot ----------------------------------------
 command -v fakeroot >/dev/null || fail "fakeroot is not installed (scripts/install-deps.sh)"
-as_user() { "$@"; }
+user_cmd=(env -u FAKEROOTKEY)
 if [ "$(id -u)" -eq 0 ]; then
   command -v setpriv >/dev/null || skip "setpriv (util-linux) is needed to drop root"
-  as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups env -u FAKEROOTKEY HOME=/ "$@"; }
+  user_cmd=(setpriv --reuid=65534 --regid=65534 --clear-groups env -u FAKEROOTKEY HOME=/)
   chmod 711 "$T"
 fi
+as_user() { "${user_cmd[@]}" "$@"; }
 mkdir -p "$T/user"
 chmod 777 "$T/user"
 as_user sh -c '[ "$(id -u)" -ne 0 ]' || fail "could not become an ordinary user"
@@ -220,13 +221,14 @@ fi
 # inside the fakeroot session too: it must not go on and finish behind our back.
 deb=$(ls "$FIXTURES"/debian/*.tar.xz 2>/dev/null | head -n 1 || true)
 if [ -n "$deb" ]; then
-  as_user "$MKX" "$deb" "$T/user/killed" 2>"$T/killed.err" &
+  "${user_cmd[@]}" "$MKX" "$deb" "$T/user/killed" 2>"$T/killed.err" & # no subshell: $! is it
   outer=$!
   track_pid "$outer"
   sleep 0.3
   kill -KILL "$outer"
   wait "$outer" 2>/dev/null || true
-  wait_for 20 sh -c '! pgrep -f "$1" >/dev/null' sh "$T/user/killed" ||
+  # (the bracket keeps the pattern from matching this shell's own command line)
+  wait_for 20 sh -c '! pgrep -f "$1" >/dev/null' sh "[m]k-extract .*$T/user/killed" ||
     fail "SIGKILL: the extraction inside fakeroot kept running"
   ! grep -q "entries:" "$T/killed.err" || fail "SIGKILL: the inner extraction ran to completion"
   ok "SIGKILL of the outer process stops the session's work"

@@ -78,7 +78,7 @@ expect_stage() {
 
 expect_stage revm-guestd "usr/lib/revm/revm-guestd"
 guestd=$work/revm-guestd/stage/usr/lib/revm/revm-guestd
-file "$guestd" | grep -q 'statically linked' || fail "revm-guestd is not static: $(file "$guestd")"
+[[ $(file "$guestd") == *"statically linked"* ]] || fail "revm-guestd is not static: $(file "$guestd")"
 ok "revm-guestd is a static executable"
 
 headers=$(find "$TOP/bridge/proto" "$TOP/bridge/desktop" "$TOP/bridge/host" -maxdepth 1 -name '*.h' -printf 'usr/include/revm/%f\n')
@@ -106,8 +106,8 @@ done
 accel=$(revm_accel)
 revm_bin=$BUILD/bin/revm
 [ -x "$revm_bin" ] || make -s -C "$TOP/bridge" "$revm_bin" >/dev/null 2>&1 || true
-boot() { # VARIANT
-  local v=$1 d=$work/revm-image-$1/stage/usr/lib/revm/images log=$T/boot-$1 pid out
+boot() { # VARIANT [COOKBOOK-WORK]: boots the image staged there; leaves QEMU running as $qemu_pid
+  local v=$1 d=${2:-$work}/revm-image-$1/stage/usr/lib/revm/images log=$T/boot-$1 pid out
   : >"$log.probe"
   qemu-system-x86_64 -accel "$accel" -M q35 -m 512 -nodefaults -display none \
     -kernel "$d/$v.vmlinuz" -initrd "$d/$v.initramfs" \
@@ -132,13 +132,30 @@ boot() { # VARIANT
   else
     ok "$v image from the recipe: booted to revm-probe ($((SECONDS - start))s, $accel); revm not built, bridge not exercised"
   fi
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  qemu_pid=$pid
 }
+stop_vm() { kill "$qemu_pid" 2>/dev/null || true; wait "$qemu_pid" 2>/dev/null || true; }
 if command -v qemu-system-x86_64 >/dev/null; then
-  for v in driver filesystem app; do boot "$v"; done
+  for v in driver filesystem app; do boot "$v"; stop_vm; done
 else
   echo "note: qemu-system-x86_64 missing, boots not checked"
+fi
+
+# The app image from a whole distribution (the Debian fixture): its package manager
+# runs over the bridge.
+if command -v qemu-system-x86_64 >/dev/null && [ -x "$revm_bin" ] &&
+  "$TOP/scripts/fixtures/build-all.sh" debian >/dev/null 2>&1; then
+  (
+    export REVM_ROOTFS_URL=$F/debian/void-x86_64-musl-ROOTFS-debian.tar.xz
+    export REVM_ROOTFS_SHA256SUMS=$F/debian/sha256sum.txt REVM_ROOTFS_SIG=$F/debian/sha256sum.sig
+    "$standin" --work "$T/cookbook-debian" revm-image-app >/dev/null 2>"$T/debian-app.log" ||
+      { cat "$T/debian-app.log" >&2; fail "stand-in: revm-image-app from the Debian fixture failed"; }
+  )
+  boot app "$T/cookbook-debian"
+  out=$(timeout 60 "$revm_bin" --socket "$T/boot-app.sock" apt-get --version 2>&1) ||
+    fail "app (Debian fixture): apt-get over the bridge failed: $out"
+  stop_vm
+  ok "app image from the Debian fixture: 'revm apt-get --version' -> ${out%%$'\n'*}"
 fi
 
 # ---- 4. clear failures ------------------------------------------------------------------
@@ -148,12 +165,14 @@ fi
   expect_fail "offline with an empty cache" "$standin" --offline --work "$work" revm-image-app
   out=$("$standin" --offline --work "$work" revm-image-app 2>&1 >/dev/null || true)
   grep -q "offline and not in the cache" <<<"$out" || fail "offline failure does not say why: $out"
+  ok "offline, empty cache: $(grep -m1 '^revm-images:' <<<"$out")"
 )
 (
   unset REVM_KERNEL
   expect_fail "default kernel without a pinned checksum" "$standin" --work "$work" revm-image-driver
   out=$("$standin" --work "$work" revm-image-driver 2>&1 >/dev/null || true)
   grep -q "no pinned SHA-256" <<<"$out" || fail "kernel pin failure does not say why: $out"
+  ok "unpinned kernel: $(grep -m1 '^revm-images:' <<<"$out")"
 )
 
 # The offline check passes once the cache holds every remote input, in mkimage's

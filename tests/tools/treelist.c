@@ -483,8 +483,11 @@ static void usage(void)
     fprintf(stderr,
 #ifndef TREELIST_NO_TAR
             "usage: treelist --tar FILE [--exclude PATH]... [--mtime]\n"
+            "       treelist --dir DIR [--exclude PATH]... [--mtime] [--xdev]\n"
+#else
+            "usage: treelist --dir DIR [--exclude PATH]... [--mtime] [--xdev]\n"
 #endif
-            "       treelist --dir DIR [--exclude PATH]... [--mtime] [--xdev]\n");
+    );
     exit(2);
 }
 
