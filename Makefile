@@ -7,9 +7,11 @@
 export TOP   := $(CURDIR)
 export BUILD := $(CURDIR)/build
 COMPONENTS   := mkimage bridge
+# Built with everything, not fuzzed: treelist and mk-extract for the e2e tests.
+TOOLS        := tests/tools
 
 all:
-	@for c in $(COMPONENTS); do $(MAKE) --no-print-directory -C $$c all || exit 1; done
+	@for c in $(COMPONENTS) $(TOOLS); do $(MAKE) --no-print-directory -C $$c all || exit 1; done
 
 deps:
 	@scripts/install-deps.sh

@@ -295,6 +295,28 @@ static void on_data(guestd *g, guest_chan *c, const uint8_t *p, size_t n)
         send_credit(g, c, PROTO_STDIN, (uint32_t)dn);
         return;
     }
+    /* Nothing queued: hand the bytes to the program straight from the frame, and keep only
+     * what it did not take. */
+    if (c->rlen == 0) {
+        ssize_t w;
+        do
+            w = write(c->fd[0], d, dn);
+        while (w < 0 && errno == EINTR);
+        if (w > 0) {
+            c->in_last_nl = d[w - 1] == '\n';
+            send_credit(g, c, PROTO_STDIN, (uint32_t)w);
+            d += w;
+            dn -= (size_t)w;
+            if (dn == 0)
+                return;
+        } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            /* the program closed its stdin or died: swallow, credit back */
+            c->in_discard = true;
+            close_fd(g, c, 0);
+            send_credit(g, c, PROTO_STDIN, (uint32_t)dn);
+            return;
+        }
+    }
     if (!c->ring) {
         c->ring = malloc(GUEST_WINDOW);
         if (!c->ring) {

@@ -39,7 +39,7 @@ struct loop {
     int status;
 };
 
-static uint8_t rbuf[64 * 1024];
+static uint8_t rbuf[256 * 1024];
 
 static int64_t now_ms(void)
 {

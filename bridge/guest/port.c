@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 int guest_port_find(const char *sysdir, const char *devdir, const char *name, char *out,
@@ -43,7 +44,15 @@ int guest_port_find(const char *sysdir, const char *devdir, const char *name, ch
 
 int guest_port_open(const char *path)
 {
-    return open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    /* virtio-serial ports are not terminals; a serial line or console used instead
+     * (--device /dev/ttyS1, /dev/hvc1) is, and must pass every byte unchanged. */
+    struct termios t;
+    if (fd >= 0 && isatty(fd) && tcgetattr(fd, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(fd, TCSANOW, &t);
+    }
+    return fd;
 }
 
 int guest_listen_unix(const char *path)

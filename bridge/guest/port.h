@@ -11,7 +11,8 @@
  * DEVDIR/<port> to out. Returns 0, or -1 when no port has that name. */
 int guest_port_find(const char *sysdir, const char *devdir, const char *name, char *out,
                     size_t cap);
-/* Opens a port device non-blocking and close-on-exec; -1 with errno. */
+/* Opens a port device non-blocking and close-on-exec (a terminal is set to raw mode);
+ * -1 with errno. */
 int guest_port_open(const char *path);
 /* Listening unix socket at path (an old socket file is replaced); -1 with errno. */
 int guest_listen_unix(const char *path);

@@ -8,6 +8,8 @@
 
 #include "test_guest_client.h"
 
+#include <termios.h>
+
 static pid_t daemon_pid;
 static char dir[64], sock[100];
 static tc_conn *C;
@@ -386,6 +388,67 @@ static void test_garbage_stream(void **state)
     expect_echo();
 }
 
+static long cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* fields after the command name */
+    long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st) != 2)
+        return -1;
+    return ut + st;
+}
+
+/* --device on a terminal (a PTY standing in for the port): raw bytes pass, and when the host
+ * side hangs up for good the daemon ends the session's programs and waits without spinning. */
+static void test_device_hangup(void **state)
+{
+    (void)state;
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    assert_true(m >= 0);
+    assert_int_equal(grantpt(m), 0);
+    assert_int_equal(unlockpt(m), 0);
+    char name[128];
+    assert_int_equal(ptsname_r(m, name, sizeof name), 0);
+    /* keep a slave fd open until the daemon has its own, so the master never sees a hangup */
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    assert_true(s >= 0);
+    struct termios t;
+    assert_int_equal(tcgetattr(s, &t), 0);
+    cfmakeraw(&t);
+    assert_int_equal(tcsetattr(s, TCSANOW, &t), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(tc_guestd_path(), "revm-guestd", "--device", name, (char *)NULL);
+        _exit(126);
+    }
+    tc_conn *saved = C;
+    C = tc_new(m);
+    tc_hello(C);
+    close(s);
+    expect_echo();
+    uint32_t sleeper = open_sleeper(next_chan++);
+    tc_free(C); /* closes the master: the slave hangs up for good */
+    C = saved;
+    expect_gone(sleeper);
+    assert_true(tc_alive(pid));
+    long before = cpu_ticks(pid);
+    usleep(1500000);
+    long after = cpu_ticks(pid);
+    assert_true(before >= 0 && after >= 0);
+    /* 1.5 s of a spinning loop would be ~150 ticks; polling with backoff is ~0 */
+    if (after - before > 50)
+        fail_msg("daemon used %ld clock ticks in 1.5 s while waiting for the host",
+                 after - before);
+    assert_int_equal(tc_stop(pid), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +462,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_goodbye, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_connection_replaces_old, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_stream, setup, teardown),
+        cmocka_unit_test(test_device_hangup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
