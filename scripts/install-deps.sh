@@ -15,7 +15,7 @@ packages=(
   # VMs
   qemu-system-x86
   # fixtures and tests
-  debootstrap busybox-static b3sum minisign tmux desktop-file-utils socat python3 util-linux attr libcap2-bin
+  debootstrap busybox-static b3sum minisign tmux desktop-file-utils socat python3 util-linux attr libcap2-bin time bc
 )
 
 missing=()

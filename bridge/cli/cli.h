@@ -32,6 +32,13 @@ int cli_exec(const cli_opts *o, int argc, char **argv, bool login);
 /* `revm mux --listen PATH` (mux_cmd.c). */
 int cli_cmd_mux(const cli_opts *o, int argc, char **argv);
 
+/* Runs argv in the VM without a terminal, stdin empty, stderr discarded, and captures up to
+ * cap-1 bytes of its stdout into out (NUL-terminated; *outlen bytes). For small probes (e.g.
+ * reading /etc/os-release). Returns the program's exit code, or -1 with err when it could not
+ * be run (bridge unreachable, no such program, ...). */
+int cli_capture(const cli_opts *o, const char *const *argv, size_t argc, char *out, size_t cap,
+                size_t *outlen, char *err, size_t errlen);
+
 /* Dispatch: argv[0] is a command name or a program. Exit code. */
 int cli_dispatch(const cli_opts *o, int argc, char **argv);
 

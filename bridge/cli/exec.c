@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -62,6 +63,78 @@ static uint32_t linux_signo(int sig)
     }
 }
 
+/* Connected and past the handshake, or NULL after printing why. */
+static rb_client *open_client(const cli_opts *o)
+{
+    int fd = connect_bridge(o);
+    if (fd < 0)
+        return NULL;
+    char err[512];
+    rb_client *c = rb_client_new(fd, NULL, err, sizeof err);
+    if (!c) {
+        fprintf(stderr, "revm: %s\n", err);
+        return NULL;
+    }
+    rb_client_set_log(c, log_fault, (void *)o);
+    if (rb_client_handshake(c, HANDSHAKE_TIMEOUT_MS, err, sizeof err) < 0) {
+        fprintf(stderr, "revm: VM %s: bridge handshake failed: %s\n", o->vm, err);
+        rb_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int cli_capture(const cli_opts *o, const char *const *argv, size_t argc, char *out, size_t cap,
+                size_t *outlen, char *err, size_t errlen)
+{
+    *outlen = 0;
+    /* A temporary file, not a pipe: the session can write all of it without this loop
+     * having to read concurrently. */
+    FILE *tmp = tmpfile();
+    if (!tmp) {
+        snprintf(err, errlen, "cannot create a temporary file: %s", strerror(errno));
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    rb_client *c = open_client(o);
+    if (!c) {
+        fclose(tmp);
+        snprintf(err, errlen, "VM %s is not reachable", o->vm);
+        return -1;
+    }
+    rb_exec_req req = {.argv = argv, .argc = argc, .cwd = o->cwd, .user = o->user,
+                       .env = o->env, .envc = o->envc};
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    rb_exec *e = rb_exec_start(c, &req, -1, fileno(tmp), devnull, err, errlen);
+    int rc = -1;
+    while (e && !rb_exec_done(e)) {
+        struct pollfd fds[8];
+        int timeout;
+        size_t n = rb_client_pollfds(c, fds, 8, &timeout);
+        if (poll(fds, n, timeout) < 0 && errno != EINTR)
+            break;
+        if (rb_client_step(c, fds, n) < 0)
+            break;
+    }
+    if (e && rb_exec_done(e)) {
+        const rb_exec_status *st = rb_exec_result(e);
+        if (st->error)
+            snprintf(err, errlen, "%s", st->text);
+        rc = st->error ? -1 : st->exit_code;
+        rewind(tmp);
+        *outlen = fread(out, 1, cap ? cap - 1 : 0, tmp);
+        if (cap)
+            out[*outlen] = 0;
+    } else if (e) {
+        snprintf(err, errlen, "VM %s: %s", o->vm, rb_client_error(c));
+    }
+    if (devnull >= 0)
+        close(devnull);
+    fclose(tmp);
+    rb_client_free(c);
+    return rc;
+}
+
 int cli_exec(const cli_opts *o, int argc, char **argv, bool login)
 {
     bool in_tty = isatty(0);
@@ -89,21 +162,10 @@ int cli_exec(const cli_opts *o, int argc, char **argv, bool login)
         fprintf(stderr, "revm: cannot set up signal handling: %s\n", strerror(errno));
         return EXIT_BRIDGE;
     }
-    int fd = connect_bridge(o);
-    if (fd < 0)
+    rb_client *c = open_client(o);
+    if (!c)
         return EXIT_BRIDGE;
     char err[512];
-    rb_client *c = rb_client_new(fd, NULL, err, sizeof err);
-    if (!c) {
-        fprintf(stderr, "revm: %s\n", err);
-        return EXIT_BRIDGE;
-    }
-    rb_client_set_log(c, log_fault, (void *)o);
-    if (rb_client_handshake(c, HANDSHAKE_TIMEOUT_MS, err, sizeof err) < 0) {
-        fprintf(stderr, "revm: VM %s: bridge handshake failed: %s\n", o->vm, err);
-        rb_client_free(c);
-        return EXIT_BRIDGE;
-    }
     if (pty && !(rb_client_params(c)->features & PROTO_F_PTY)) {
         if (o->pty == CLI_PTY_FORCE) {
             fprintf(stderr, "revm: VM %s offers no pseudo-terminals\n", o->vm);

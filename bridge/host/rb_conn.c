@@ -381,7 +381,10 @@ int rb_conn_on_readable(rb_conn *c)
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return 0;
-        rb_conn_fail(c, "bridge connection read failed: %s", strerror(errno));
+        if (errno == ECONNRESET) /* closed while our last frames were still unread */
+            rb_conn_fail(c, "bridge connection closed by %s (reset)", peer_name(c));
+        else
+            rb_conn_fail(c, "bridge connection read failed: %s", strerror(errno));
         return -1;
     }
     if (n == 0) {

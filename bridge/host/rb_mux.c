@@ -16,6 +16,9 @@
 #define VM_OUT_FAIL (256u << 20)
 /* Stop reading a client (its PINGs, its requests) while its own output queue is this long. */
 #define CL_OUT_HIGH (1u << 20)
+/* One client may hold this many of the VM's PROTO_MAX_CHANNELS, so it cannot lock the
+ * others out. */
+#define CL_MAX_CHANNELS (PROTO_MAX_CHANNELS / 4)
 
 typedef struct mux_client mux_client;
 
@@ -421,6 +424,10 @@ static void client_open(mux_client *c, const proto_hdr *h, const uint8_t *pl)
     }
     if (!proto_dec_open_service(pl, h->len, &service)) {
         rb_conn_send_cherr(&c->conn, h->chan, PROTO_EPROTO, "malformed OPEN");
+        return;
+    }
+    if (c->n_chans >= CL_MAX_CHANNELS) {
+        rb_conn_send_cherr(&c->conn, h->chan, PROTO_EAGAIN, "too many open channels for one client");
         return;
     }
     if (m->n_open >= PROTO_MAX_CHANNELS) {

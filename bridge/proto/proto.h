@@ -200,4 +200,53 @@ int proto_reader_feed(proto_reader *r, const uint8_t *in, size_t n, size_t *used
 
 const char *proto_type_name(uint8_t type); /* for logs; "unknown" for unknown types */
 
+
+/* ==== Desktop service (service 4; PROTOCOL.md, Desktop service) — proto_desktop.c ====
+ * Application events travel as records inside the channel's stream-1 DATA bytes, so they
+ * get flow control and pass the multiplexer unchanged. Record: u32 len, u8 type, body. */
+#define PROTO_APP_MAX_ID 255u
+#define PROTO_APP_MAX_TEXT (64u * 1024u)
+#define PROTO_APP_MAX_ICON (256u * 1024u)
+#define PROTO_APP_MAX_RECORD 330752u /* type + body of the largest APP_ADD, rounded up */
+
+enum proto_app_type { PROTO_APP_ADD = 0x70, PROTO_APP_REMOVE = 0x71, PROTO_APP_SYNC_DONE = 0x72 };
+
+typedef struct proto_app_event {
+    uint8_t type;
+    proto_str id;           /* APP_ADD, APP_REMOVE */
+    const uint8_t *text;    /* APP_ADD: the .desktop file bytes */
+    uint32_t text_len;
+    proto_str icon_ext;     /* APP_ADD: "", "png" or "svg" */
+    const uint8_t *icon;
+    uint32_t icon_len;
+} proto_app_event;
+
+/* A desktop file id as the spec allows it: 1..255 of [A-Za-z0-9._+-], no leading '.',
+ * ending in ".desktop". */
+bool proto_app_id_ok(const char *s, size_t n);
+/* OPEN frame for the desktop service (u16 service, u32 flags = 0). */
+size_t proto_enc_desktop_open(uint8_t *out, size_t cap, uint32_t chan);
+/* The request after the u16 service; flags must be 0. */
+bool proto_dec_desktop_open(const uint8_t *p, size_t n);
+/* Writes one whole record (u32 len included) into out[cap]; 0 when it does not fit or a field
+ * breaks a bound (the sender must never produce what the receiver refuses). */
+size_t proto_enc_app_record(uint8_t *out, size_t cap, const proto_app_event *ev);
+/* Decodes type + body (the len bytes after the u32 len). Pointers refer into p. */
+bool proto_dec_app_record(const uint8_t *p, size_t n, proto_app_event *ev);
+
+/* Reassembles records from stream bytes with a fixed buffer (4 + PROTO_APP_MAX_RECORD bytes,
+ * the caller's). */
+typedef struct proto_app_stream {
+    uint8_t *buf;
+    size_t have;
+} proto_app_stream;
+#define PROTO_APP_STREAM_BUF (4u + PROTO_APP_MAX_RECORD)
+void proto_app_stream_init(proto_app_stream *s, uint8_t *buf);
+/* Consumes up to n bytes, sets *used. PROTO_FRAME: *ev holds a record, valid until the next
+ * call. PROTO_NEED_MORE: all n bytes were taken. PROTO_BAD_FRAME: a length out of bounds or a
+ * malformed record (the stream cannot continue). */
+int proto_app_stream_feed(proto_app_stream *s, const uint8_t *in, size_t n, size_t *used,
+                          proto_app_event *ev);
+/* ==== end of desktop service ==== */
+
 #endif

@@ -381,6 +381,37 @@ static void test_concurrent_with_stalled_reader(void **state)
     assert_int_equal(got[0], 300000);
 }
 
+/* The host stops reading the connection while 40 programs have credit to write (more than
+ * the daemon queues for the port): it stops reading them too, then catches up losslessly. */
+static void test_port_backpressure(void **state)
+{
+    (void)state;
+    enum { N = 40, SIZE = 1000000 };
+    uint32_t base = next_chan;
+    next_chan += N;
+    tc_exec e = {.argv = {"head", "-c", "1000000", "/dev/zero"}};
+    for (int i = 0; i < N; i++) {
+        tc_open(C, base + (uint32_t)i, &e);
+        TC_SEND(C, proto_enc_stream(TCF, PROTO_EOF, base + (uint32_t)i, 0));
+    }
+    usleep(1000000); /* not reading: the socket buffer and the daemon's queue fill up */
+    size_t got[N] = {0};
+    int finished = 0;
+    while (finished < N) {
+        tc_recv(C);
+        uint32_t i = C->h.chan - base;
+        assert_true(i < N);
+        if (C->h.type == PROTO_DATA) {
+            got[i] += C->h.len - 1;
+            TC_SEND(C, proto_enc_credit(TCF, C->h.chan, C->pl[0], C->h.len - 1));
+        } else if (C->h.type == PROTO_CLOSE) {
+            assert_int_equal(got[i], SIZE);
+            TC_SEND(C, proto_enc_empty(TCF, PROTO_CLOSE, C->h.chan));
+            finished++;
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +428,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_host_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_background_child, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_with_stalled_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_port_backpressure, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

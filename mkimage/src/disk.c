@@ -404,6 +404,16 @@ int disk_build_start(const disk_spec *spec, disk_job **job, mk_err *err)
     if (r == 0 && disk_tree_scan(b->tree, b->run_start, &b->info, err) < 0)
         r = -1;
     if (r == 0) {
+        /* The file data alone must fit where the qcow2 goes: fail before mkfs. */
+        char out_dir[PATH_MAX];
+        parent_dir(spec->out_qcow2, out_dir, sizeof out_dir);
+        uint64_t avail = dir_free_bytes(out_dir);
+        if (avail < b->info.data_bytes)
+            r = mk_fail(err, "%s: not enough space in %s: needs about %.0f MiB, %.0f MiB free",
+                        spec->out_qcow2, out_dir, (double)b->info.data_bytes / MIB,
+                        (double)avail / MIB);
+    }
+    if (r == 0) {
         b->epoch = choose_epoch(&b->info);
         disk_derive_uuid("fs-uuid", spec->seed, spec->label, b->fs_uuid);
         disk_derive_uuid("hash-seed", spec->seed, spec->label, b->hash_seed);

@@ -130,11 +130,15 @@ static bool resolve_program(const char *name, char *out, size_t size)
     return false;
 }
 
-static void child_exec(const disk_command *cmd, const char *program, char **envp, int err_fd)
+static void child_exec(const disk_command *cmd, const char *program, char **envp, int err_fd,
+                       pid_t parent)
 {
     /* The tool must not outlive mkimage: when mkimage dies (SIGKILL included) the
-     * unnamed raw image and the half-written qcow2 must stop growing. */
+     * unnamed raw image must not be kept alive by it. If the parent died before
+     * the request took effect, leave now. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(126);
     int devnull = open("/dev/null", O_RDWR);
     if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(devnull, STDOUT_FILENO) < 0 ||
         dup2(err_fd, STDERR_FILENO) < 0)
@@ -170,6 +174,7 @@ int disk_spawn(const disk_command *cmd, disk_child *child, mk_err *err)
         free(envp);
         return mk_fail_errno(err, e, "%s: cannot create pipe", prog);
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -179,7 +184,7 @@ int disk_spawn(const disk_command *cmd, disk_child *child, mk_err *err)
         return mk_fail_errno(err, e, "%s: cannot start", prog);
     }
     if (pid == 0)
-        child_exec(cmd, program, envp, pipefd[1]);
+        child_exec(cmd, program, envp, pipefd[1], parent);
     free(envp);
     close(pipefd[1]);
     child->pid = pid;

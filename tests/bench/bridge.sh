@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Bridge benchmarks with the guest daemon on the host (unix socket), release binaries:
 #  - latency: `revm true` against spawning `true` locally (ratio);
-#  - throughput: `revm cat` against raw `cat` behind the same kind of socket (socat relaying
-#    a unix socket into cat), both fed from /dev/zero into /dev/null. Target >= 80% of raw.
+#  - throughput: `revm cat` against raw `cat` over the same kind of socket: cat's stdin and
+#    stdout ARE an accepted unix socket (socat ... EXEC:cat,nofork), fed and drained by a
+#    client-side socat, the counterpart of revm; no daemon in between. Both from /dev/zero
+#    into /dev/null. Target >= 80% of raw.
 # Prints measurements and ratios only; nothing here asserts on time.
 . "$(dirname "$0")/../lib.sh"
 
@@ -34,7 +36,7 @@ printf 'latency: revm true %d us, local true %d us, ratio %.1fx (%d runs each)\n
 run_revm() { local t0 t1; t0=$(now)
   head -c "${MIB}M" /dev/zero | "$REVM" cat >/dev/null; t1=$(now); echo "$t1 - $t0" | bc; }
 if command -v socat >/dev/null; then
-  socat -b262144 "UNIX-LISTEN:$T/raw.sock,fork" EXEC:cat >/dev/null 2>&1 &
+  socat -b262144 "UNIX-LISTEN:$T/raw.sock,fork" EXEC:cat,nofork >/dev/null 2>&1 &
   track_pid $!
   wait_for 10 test -S "$T/raw.sock" || fail "socat did not start"
   run_raw() { local t0 t1; t0=$(now)

@@ -55,6 +55,20 @@ out=$(revm -e REVM_TEST_VAR=xyz sh -c 'echo $REVM_TEST_VAR' </dev/null)
 [ "$out" = "xyz" ] || fail "-e: got '$out'"
 ok "argv and environment"
 
+# --- signals without a terminal: SIGINT/SIGTERM to revm reach the program ---
+for sig in INT TERM; do
+  : >"$T/sig.out"
+  "$SAN_REVM" sh -c 'echo started; exec sleep 100' </dev/null >"$T/sig.out" 2>&1 &
+  p=$!
+  track_pid $p
+  wait_for 10 grep -q started "$T/sig.out" || fail "SIG$sig: program did not start"
+  kill -"$sig" $p
+  rc=0; wait $p || rc=$?
+  want=$((128 + $(kill -l "$sig")))
+  [ "$rc" -eq "$want" ] || fail "SIG$sig: revm exited $rc, want $want"
+done
+ok "SIGINT and SIGTERM forwarded (exit 130, 143)"
+
 # --- clear errors ---
 rc=0; err=$(revm btop 2>&1 </dev/null >/dev/null) || rc=$?
 if [ "$rc" -ne 127 ] || [ "$err" != "revm: no such program in the VM: btop" ]; then
