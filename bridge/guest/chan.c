@@ -1,6 +1,7 @@
 /* Exec channels: lifecycle, flow control and the child's I/O (PROTOCOL.md, Channels, Flow
  * control, Exec service). Runs inside the event loop; never blocks. */
 #include "guestd.h"
+#include "desktop.h" /* issue 5: desktop service */
 
 #include <errno.h>
 #include <signal.h>
@@ -447,13 +448,16 @@ void guest_chan_open(guestd *g, uint32_t id, const uint8_t *p, size_t n)
         guest_send_error(g, PROTO_CH_ERROR, id, PROTO_EPROTO, "malformed OPEN");
         return;
     }
-    if (svc != PROTO_SVC_EXEC || !(g->features & PROTO_F_EXEC)) {
+    /* issue 5: the desktop service runs as the child `revm-guestd --desktop-service` and is an
+     * exec channel in every other respect (guest/desktop.h). */
+    bool desktop = svc == PROTO_SVC_DESKTOP && (g->features & PROTO_F_EXEC);
+    if (!desktop && (svc != PROTO_SVC_EXEC || !(g->features & PROTO_F_EXEC))) {
         char t[64];
         snprintf(t, sizeof t, "service %u not offered by this guest", svc);
         guest_send_error(g, PROTO_CH_ERROR, id, PROTO_EOPNOTSUPP, t);
         return;
     }
-    if (!proto_dec_exec_open(p + 2, n - 2, &req)) {
+    if (desktop ? !guest_desktop_request(p + 2, n - 2, &req) : !proto_dec_exec_open(p + 2, n - 2, &req)) {
         guest_send_error(g, PROTO_CH_ERROR, id, PROTO_EPROTO, "malformed exec OPEN");
         return;
     }

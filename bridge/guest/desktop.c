@@ -475,6 +475,21 @@ static const char *guest_locale(char *buf, size_t cap)
     return NULL;
 }
 
+bool guest_desktop_request(const uint8_t *p, size_t n, struct proto_exec_open *req)
+{
+    if (!proto_dec_desktop_open(p, n))
+        return false;
+    /* Our own binary: /proc/self/exe is still the daemon in the child before it execs. */
+    req->flags = PROTO_EXEC_NOPATH;
+    req->rows = req->cols = 0;
+    req->user = req->cwd = (proto_str){"", 0};
+    req->argc = 2;
+    req->argv[0] = (proto_str){"/proc/self/exe", 14};
+    req->argv[1] = (proto_str){GUEST_DESKTOP_ARG, sizeof GUEST_DESKTOP_ARG - 1};
+    req->envc = 0;
+    return true;
+}
+
 int guest_desktop_main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* a closed channel shows as a failed write */

@@ -6,7 +6,9 @@
 #ifndef GUEST_DESKTOP_H
 #define GUEST_DESKTOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define GUEST_DESKTOP_ARG "--desktop-service"
 #define GUEST_DESKTOP_NAME "Redox" /* the desktop OnlyShowIn/NotShowIn are matched against */
@@ -15,6 +17,11 @@
 /* Entry point of `revm-guestd --desktop-service`: data dirs from $XDG_DATA_DIRS (default
  * /usr/local/share:/usr/share), locale from the environment or /etc/default/locale. */
 int guest_desktop_main(void);
+
+/* The daemon's side: turns a desktop OPEN request (after the u16 service) into the exec request
+ * that starts this service as a child. false when the request is malformed. */
+struct proto_exec_open;
+bool guest_desktop_request(const uint8_t *p, size_t n, struct proto_exec_open *req);
 
 /* The service itself: initial list, SYNC_DONE, then inotify-driven updates written to out_fd
  * until writing fails (the channel is gone). data_dirs is colon-separated; locale may be NULL. */

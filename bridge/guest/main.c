@@ -8,6 +8,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "desktop.h"
 #include "guestd.h"
 #include "loop.h"
 #include "port.h"
@@ -64,6 +65,8 @@ int main(int argc, char **argv)
     guest_opts o = {.mode = GUEST_MODE_AUTO, .port_name = GUEST_PORT_NAME,
                     .sysdir = "/sys/class/virtio-ports", .devdir = "/dev", .fd = -1};
     bool no_power = false;
+    if (argc == 2 && !strcmp(argv[1], GUEST_DESKTOP_ARG)) /* issue 5: desktop service child */
+        return guest_desktop_main();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

@@ -1,8 +1,9 @@
 /* The multiplexer: many client connections (each speaking this same protocol, e.g. `revm`
  * processes on a unix socket) over ONE VM connection.
  *
- * - Towards the VM the mux is the host (RB_HOST): it says HELLO, keeps the connection alive
- *   with PINGs and is the only peer the VM sees.
+ * - Towards the VM the mux is the host (RB_HOST): it says HELLO (repeated every second until
+ *   answered: virtio-serial drops bytes written before the guest daemon opens its port), keeps
+ *   the connection alive with PINGs and is the only peer the VM sees.
  * - Towards each client it plays the guest (RB_ANSWER): it answers the client's HELLO locally
  *   from the VM's negotiated parameters (version, features, max_frame, the VM's window and
  *   agent), answers PINGs, and never forwards control-channel traffic.
@@ -28,7 +29,9 @@
  *      opts.on_ready fires once when the VM's HELLO arrives (bridge ready), opts.on_down once
  *      when the VM connection ends (with the reason). Both run inside rb_mux_step.
  * The mux owns vm_fd and listen_fd from rb_mux_new on (closed by rb_mux_free); it does not
- * unlink the listening socket's path. Clients are not accepted before the VM is ready. */
+ * unlink the listening socket's path. Clients are not accepted before the VM is ready.
+ * Limits: PROTO_MAX_CHANNELS channels on the VM link, a quarter of them per client,
+ * max_clients clients; a VM that stops reading while its queue passes 256 MiB is cut off. */
 #ifndef BRIDGE_HOST_RB_MUX_H
 #define BRIDGE_HOST_RB_MUX_H
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "apps.h"
 #include "control.h"
 #include "qemu_args.h"
 #include "state.h"
@@ -260,6 +261,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "revmd: %s\n", err);
         return 1;
     }
+    for (size_t i = 0; i < c.n_vms; i++) /* issue 5: launcher entries left by a previous run */
+        sup_apps_clear_stale(c.vms[i].prof.name);
     for (size_t i = 0; i < SUP_MAX_CLIENTS; i++)
         c.clients[i].fd = -1;
     if (pipe2(c.link_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {

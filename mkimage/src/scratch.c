@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -16,7 +17,6 @@
 
 static char staging_dir[PATH_MAX]; /* OUT/.mkimage-PID: outputs before their final rename */
 static char work_dir[PATH_MAX];    /* staged trees */
-static struct sigaction prev_action[NSIG];
 
 /* Removes a tree even when it holds read-only directories (a rootfs has some). */
 void scratch_rm_tree(const char *path)
@@ -51,45 +51,65 @@ void scratch_rm_tree(const char *path)
     rmdir(path);
 }
 
-/* Signal path: recursive removal is not async-signal-safe, fork+exec of rm is.
- * The environment is dropped so rm runs outside fakeroot (the files belong to the
- * real user, and faked may already be gone). */
-static void rm_from_handler(const char *dir)
+/* The janitor: a child started once the scratch directories exist. It blocks
+ * reading a pipe whose write end only mkimage holds (close-on-exec, so mkfs and
+ * other tools do not inherit it). However mkimage ends - success, error, SIGINT,
+ * SIGKILL - the read then returns end-of-file and the janitor runs `rm -rf` on the
+ * scratch directories (a no-op when mkimage already removed them).
+ * Why not remove them in a signal handler: recursive removal is not
+ * async-signal-safe, and even fork+exec of rm from a handler deadlocked under
+ * fakeroot (the interrupted code held a lock that fork needs). The janitor starts
+ * its own session and ignores SIGINT/SIGHUP/SIGTERM, so the Ctrl-C that stops
+ * mkimage's process group does not stop it; rm runs with an empty environment,
+ * i.e. outside fakeroot, whose daemon may be gone by then (the files belong to the
+ * real user). */
+static int start_janitor(mk_err *err)
 {
-    if (!dir[0])
-        return;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return mk_fail_errno(err, errno, "scratch cleanup: cannot create pipe");
     pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return mk_fail_errno(err, e, "scratch cleanup: cannot fork");
+    }
     if (pid == 0) {
-        char *const argv[] = {"rm", "-rf", "--", (char *)dir, NULL};
+        setsid();
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        /* Hold nothing of the caller's: a shell reading mkimage's output must see
+         * end-of-file when mkimage exits, not when the janitor does. */
+        int devnull = open("/dev/null", O_RDWR);
+        for (int fd = 0; fd < 1024; fd++)
+            if (fd != fds[0] && fd != devnull)
+                close(fd);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            dup2(devnull, 1);
+            dup2(devnull, 2);
+        }
+        char c;
+        while (read(fds[0], &c, 1) < 0 && errno == EINTR) {
+        }
+        char *const argv[] = {"rm", "-rf", "--", work_dir[0] ? work_dir : staging_dir,
+                              staging_dir, NULL};
         char *const envp[] = {NULL};
         execve("/bin/rm", argv, envp);
         execve("/usr/bin/rm", argv, envp);
         _exit(127);
     }
-    if (pid > 0)
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-}
-
-static void on_signal(int sig)
-{
-    rm_from_handler(work_dir);
-    rm_from_handler(staging_dir);
-    /* outfile's handler unlinks registered temporary files and re-raises. */
-    sigaction(sig, &prev_action[sig], NULL);
-    raise(sig);
+    close(fds[0]); /* fds[1] stays open, unused, until this process ends */
+    return 0;
 }
 
 void scratch_install_signal_handlers(void)
 {
+    /* Temporary output names are unlinked by outfile's handler; the directories
+     * by the janitor once this process is gone. */
     outfile_install_signal_handlers();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
-        sigaction(sigs[i], &sa, &prev_action[sigs[i]]);
 }
 
 void scratch_remove(void)
@@ -178,5 +198,5 @@ int scratch_create(const char *out, const char *work_parent, mk_err *err)
     if (mkdir(dir, 0700) < 0)
         return mk_fail_errno(err, errno, "%s: cannot create", dir);
     strcpy(work_dir, dir);
-    return 0;
+    return start_janitor(err);
 }

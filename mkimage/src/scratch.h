@@ -2,9 +2,11 @@
  * Outputs are first written into a hidden staging directory inside OUT
  * (OUT/.mkimage-PID, same filesystem, so the final renames are atomic); the staged
  * trees live in a work directory (OUT/.mkimage-PID/work, or DIR/mkimage-PID with
- * --work DIR). Both go away on success, on error and on SIGINT/SIGTERM/SIGHUP; after
- * SIGKILL they remain under hidden or PID-named names, never under a final output
- * name, and the next run removes the ones whose process is gone. */
+ * --work DIR). Both go away however the run ends: removed by mkimage itself on
+ * success and on error, and by a janitor process (see scratch.c) moments after a
+ * signal or even SIGKILL ended it. Should the janitor be stopped too, the names are
+ * hidden or PID-named, never a final output name, and the next run removes the
+ * ones whose process is gone. */
 #ifndef MKIMAGE_SCRATCH_H
 #define MKIMAGE_SCRATCH_H
 
@@ -17,7 +19,8 @@ int scratch_create(const char *out, const char *work_parent, mk_err *err);
 const char *scratch_staging_dir(void);
 const char *scratch_work_dir(void);
 
-/* Installs outfile's handlers plus one that removes the scratch directories. */
+/* Installs outfile's handlers (temporary output names are unlinked on SIGINT,
+ * SIGTERM, SIGHUP). */
 void scratch_install_signal_handlers(void);
 
 /* Removes both directories (idempotent). */
