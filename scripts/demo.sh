@@ -33,7 +33,7 @@ bridge=()
 [ -x "$BUILD/lib/revm/revm-guestd" ] && bridge=(--bridge "$BUILD/lib/revm/revm-guestd")
 say "building the driver, filesystem and app images from $(basename "$tarball")"
 "$MKIMAGE" --variant all --rootfs "$tarball" --sha256sums "$FIXTURES/small/sha256sum.txt" \
-  --kernel "$FIXTURES/kernel/tree" --variants-dir "$TOP/mkimage/variants" "${bridge[@]}" \
+  --kernel "$FIXTURES/kernel/tree" "${bridge[@]}" \
   --out "$OUT" --quiet
 
 # KVM when it really runs a guest here (nested virtualisation often does not), else TCG.
@@ -47,25 +47,40 @@ if [ -z "${REVM_ACCEL:-}" ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
   rm -f "$probe_log"
 fi
 
-say "booting the app VM ($accel)"
-: >"$OUT/app.probe"
-qemu-system-x86_64 -accel "$accel" -M q35 -m 512 -nodefaults -display none \
-  -kernel "$OUT/app.vmlinuz" -initrd "$OUT/app.initramfs" \
-  -append 'console=ttyS0 root=/dev/vda rootfstype=btrfs rw' \
-  -drive "file=$OUT/app.qcow2,if=virtio,format=qcow2,snapshot=on" \
-  -device virtio-serial-pci \
-  -chardev "file,id=probe,path=$OUT/app.probe" \
-  -device virtserialport,chardev=probe,name=org.redox.probe.0 \
-  -serial "file:$OUT/app.console" </dev/null >"$OUT/app.qemu.log" 2>&1 &
-qemu=$!
-trap 'kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true' EXIT
+# boot_app ACCEL SECONDS: boots the app VM; returns 0 once its probe marker is in.
+# The VM keeps running (stopped at exit) so its console can be shown.
+qemu=
+trap 'if [ -n "$qemu" ]; then kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true; fi' EXIT
+boot_app() {
+  local accel=$1 secs=$2
+  : >"$OUT/app.probe"
+  qemu-system-x86_64 -accel "$accel" -M q35 -m 512 -nodefaults -display none \
+    -kernel "$OUT/app.vmlinuz" -initrd "$OUT/app.initramfs" \
+    -append 'console=ttyS0 root=/dev/vda rootfstype=btrfs rw' \
+    -drive "file=$OUT/app.qcow2,if=virtio,format=qcow2,snapshot=on" \
+    -device virtio-serial-pci \
+    -chardev "file,id=probe,path=$OUT/app.probe" \
+    -device virtserialport,chardev=probe,name=org.redox.probe.0 \
+    -serial "file:$OUT/app.console" </dev/null >"$OUT/app.qemu.log" 2>&1 &
+  qemu=$!
+  local deadline=$((SECONDS + secs))
+  until grep -q 'revm-probe: ready' "$OUT/app.probe"; do
+    if ! kill -0 "$qemu" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      kill "$qemu" 2>/dev/null || true
+      wait "$qemu" 2>/dev/null || true
+      qemu=
+      return 1
+    fi
+    sleep 0.5
+  done
+}
 
-deadline=$((SECONDS + 180))
-until grep -q 'revm-probe: ready' "$OUT/app.probe"; do
-  kill -0 "$qemu" 2>/dev/null || die "QEMU exited early; see $OUT/app.qemu.log"
-  [ $SECONDS -lt $deadline ] || die "the app VM did not come up in 180 s; console: $OUT/app.console"
-  sleep 0.5
-done
+say "booting the app VM ($accel)"
+if ! boot_app "$accel" $([ "$accel" = kvm ] && echo 60 || echo 180); then
+  [ "$accel" = kvm ] || die "the app VM did not come up in 180 s; console: $OUT/app.console"
+  say "KVM did not run the guest (nested virtualisation?); booting with TCG instead"
+  boot_app tcg 180 || die "the app VM did not come up in 180 s; console: $OUT/app.console"
+fi
 say "app VM is up: $(head -n 1 "$OUT/app.probe")"
 say "its console (last lines of $OUT/app.console):"
 grep -a -E 'runit|revm|login' "$OUT/app.console" | tr -d '\r' | tail -n 6 | sed 's/^/    /'

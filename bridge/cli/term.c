@@ -9,7 +9,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-static struct termios saved_tio;
+static struct termios saved_tio, raw_tio;
 static int raw_fd = -1;
 static volatile sig_atomic_t raw_on;
 static int nb_fd[3] = {-1, -1, -1};
@@ -46,6 +46,7 @@ bool cli_term_raw(int fd)
     register_restore();
     t = saved_tio;
     cfmakeraw(&t);
+    raw_tio = t;
     raw_fd = fd;
     if (tcsetattr(fd, TCSAFLUSH, &t) < 0)
         return false;
@@ -89,6 +90,35 @@ static void on_signal(int sig)
     errno = saved;
 }
 
+/* Suspended from outside (kill -TSTP; in raw mode ^Z goes to the guest): give the shell its
+ * terminal back while stopped, and take raw mode again on SIGCONT. */
+static void on_stop(int sig)
+{
+    int saved = errno;
+    bool was_raw = raw_on;
+    if (was_raw) {
+        tcsetattr(raw_fd, TCSAFLUSH, &saved_tio);
+        raw_on = 0;
+    }
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, mine = {.sa_handler = on_stop};
+    sigemptyset(&dfl.sa_mask);
+    sigemptyset(&mine.sa_mask);
+    mine.sa_flags = SA_RESTART;
+    sigaction(sig, &dfl, NULL);
+    /* The signal is blocked while its handler runs: unblock it, or raise() would only leave
+     * it pending and the handler would run again at once. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig); /* stops here until SIGCONT */
+    sigaction(sig, &mine, NULL);
+    if (was_raw && tcsetattr(raw_fd, TCSAFLUSH, &raw_tio) == 0)
+        raw_on = 1;
+    on_signal(SIGWINCH); /* the size may have changed meanwhile */
+    errno = saved;
+}
+
 static void on_fatal(int sig)
 {
     cli_term_restore();
@@ -108,6 +138,8 @@ int cli_signals_init(void)
     int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
         sigaction(forwarded[i], &sa, NULL);
+    sa.sa_handler = on_stop;
+    sigaction(SIGTSTP, &sa, NULL);
     sa.sa_handler = on_fatal;
     sa.sa_flags = SA_RESETHAND;
     int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};

@@ -486,7 +486,17 @@ bool guest_desktop_request(const uint8_t *p, size_t n, struct proto_exec_open *r
     req->argc = 2;
     req->argv[0] = (proto_str){"/proc/self/exe", 14};
     req->argv[1] = (proto_str){GUEST_DESKTOP_ARG, sizeof GUEST_DESKTOP_ARG - 1};
+    /* The exec environment is built from defaults; the daemon's own data dirs and locale are
+     * what the service must see (runit or a test may set them). */
+    static char envbuf[3][1024];
+    static const char *const names[] = {"XDG_DATA_DIRS", "LC_ALL", "LANG"};
     req->envc = 0;
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(names[i]);
+        int k = v ? snprintf(envbuf[i], sizeof envbuf[i], "%s=%s", names[i], v) : -1;
+        if (k > 0 && (size_t)k < sizeof envbuf[i])
+            req->env[req->envc++] = (proto_str){envbuf[i], (uint32_t)k};
+    }
     return true;
 }
 

@@ -288,14 +288,20 @@ static int setup(struct loop *L, const guest_opts *o, const char *agent)
         conn_start(L);
         break;
     case GUEST_MODE_LISTEN:
-        L->lfd = guest_listen_unix(o->path);
+        L->lfd = o->path ? guest_listen_unix(o->path) : guest_listen_vsock(o->vsock_port);
         if (L->lfd < 0) {
-            guest_log("--listen unix:%s: %s", o->path, strerror(errno));
+            if (o->path)
+                guest_log("--listen unix:%s: %s", o->path, strerror(errno));
+            else
+                guest_log("--listen vsock:%u: %s", o->vsock_port, strerror(errno));
             return -1;
         }
         e = (struct epoll_event){.events = EPOLLIN, .data.u64 = (uint64_t)GUEST_TK_LISTEN << 32};
         epoll_ctl(L->epfd, EPOLL_CTL_ADD, L->lfd, &e);
-        guest_log("listening on %s", o->path);
+        if (o->path)
+            guest_log("listening on %s", o->path);
+        else
+            guest_log("listening on vsock port %u", o->vsock_port);
         break;
     default:
         L->probe_at = L->g.now;
@@ -358,7 +364,7 @@ int guest_run(const guest_opts *o, const char *agent)
     guest_fini(&L.g);
     if (L.powfd >= 0)
         close(L.powfd);
-    if (L.lfd >= 0 && o->mode == GUEST_MODE_LISTEN)
+    if (L.lfd >= 0 && o->mode == GUEST_MODE_LISTEN && o->path)
         unlink(o->path);
     return L.status;
 }

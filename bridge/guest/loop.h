@@ -8,7 +8,8 @@ enum guest_mode { GUEST_MODE_AUTO, GUEST_MODE_DEVICE, GUEST_MODE_LISTEN, GUEST_M
 
 typedef struct guest_opts {
     enum guest_mode mode;
-    const char *path;      /* DEVICE: device path; LISTEN: socket path */
+    const char *path;      /* DEVICE: device path; LISTEN: socket path (NULL: vsock) */
+    unsigned vsock_port;   /* LISTEN without path: vsock port */
     int fd;                /* FD */
     const char *port_name; /* AUTO: virtio-serial port name */
     const char *sysdir, *devdir; /* AUTO: where to look (normally /sys/class/virtio-ports, /dev) */

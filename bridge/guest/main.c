@@ -17,13 +17,14 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: revm-guestd [--device PATH | --listen unix:PATH | --fd N] [--port-name NAME]\n"
-          "                   [--quiet]\n"
+    fputs("usage: revm-guestd [--device PATH | --listen unix:PATH|vsock:PORT | --fd N]\n"
+          "                   [--port-name NAME] [--no-power-button] [--quiet]\n"
           "Runs programs for the host over the revm bridge protocol.\n"
           "  (default)           find the virtio-serial port named " GUEST_PORT_NAME "\n"
           "                      through /sys/class/virtio-ports/*/name\n"
           "  --device PATH       use this port device\n"
           "  --listen unix:PATH  accept one host at a time on a unix socket (tests)\n"
+          "  --listen vsock:PORT the same on a vsock port (hosts with vhost-vsock)\n"
           "  --fd N              use an inherited connected socket; exit when it closes\n"
           "  --port-name NAME    port name to look for instead of " GUEST_PORT_NAME "\n"
           "  --no-power-button   do not power the VM off on an ACPI power-button press\n"
@@ -84,12 +85,20 @@ int main(int argc, char **argv)
             o.path = v;
             i++;
         } else if (!strcmp(a, "--listen") && v) {
-            if (strncmp(v, "unix:", 5) != 0 || !v[5]) {
-                fprintf(stderr, "revm-guestd: --listen %s: expected unix:PATH\n", v);
+            char *end = NULL;
+            unsigned long port = 0;
+            if (!strncmp(v, "vsock:", 6))
+                port = strtoul(v + 6, &end, 10);
+            if (!strncmp(v, "unix:", 5) && v[5]) {
+                o.path = v + 5;
+            } else if (end && end != v + 6 && !*end && port > 0 && port < 0xffffffffUL) {
+                o.vsock_port = (unsigned)port;
+            } else {
+                fprintf(stderr, "revm-guestd: --listen %s: expected unix:PATH or vsock:PORT\n",
+                        v);
                 return 2;
             }
             o.mode = GUEST_MODE_LISTEN;
-            o.path = v + 5;
             i++;
         } else if (!strcmp(a, "--fd") && v) {
             char *end;

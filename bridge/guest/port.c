@@ -77,3 +77,32 @@ int guest_listen_unix(const char *path)
     }
     return fd;
 }
+
+/* struct sockaddr_vm from linux/vm_sockets.h, spelled out because the musl toolchain that
+ * builds the static daemon ships no kernel headers; it is stable kernel ABI. */
+struct guest_sockaddr_vm {
+    sa_family_t svm_family;
+    unsigned short svm_reserved1;
+    unsigned int svm_port;
+    unsigned int svm_cid;
+    unsigned char svm_zero[sizeof(struct sockaddr) - sizeof(sa_family_t) - sizeof(unsigned short) -
+                           2 * sizeof(unsigned int)];
+};
+#define GUEST_AF_VSOCK 40
+#define GUEST_VMADDR_CID_ANY 0xffffffffu
+
+int guest_listen_vsock(unsigned port)
+{
+    struct guest_sockaddr_vm a = {.svm_family = GUEST_AF_VSOCK, .svm_port = port,
+                                  .svm_cid = GUEST_VMADDR_CID_ANY};
+    int fd = socket(GUEST_AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}

@@ -16,5 +16,7 @@ int guest_port_find(const char *sysdir, const char *devdir, const char *name, ch
 int guest_port_open(const char *path);
 /* Listening unix socket at path (an old socket file is replaced); -1 with errno. */
 int guest_listen_unix(const char *path);
+/* Listening vsock socket on PORT, any CID (hosts with vhost-vsock); -1 with errno. */
+int guest_listen_vsock(unsigned port);
 
 #endif

@@ -11,6 +11,9 @@
 /* Stop reading local stdin while this much is queued towards the guest: credit already
  * bounds it, this only keeps the queue short when the stream itself is slow. */
 #define OUTQ_HIGH (1u << 20)
+/* Legitimate traffic never queues this much (stdin is bounded by credit, replies are tiny):
+ * only a guest that floods requests without reading the answers gets here. */
+#define OUTQ_FAIL (16u << 20)
 
 struct rb_exec {
     rb_client *cl;
@@ -598,6 +601,9 @@ int rb_client_step(rb_client *c, const struct pollfd *fds, size_t n)
         }
     }
     rb_conn_flush(&c->conn);
+    if (rb_conn_queued(&c->conn) > OUTQ_FAIL)
+        rb_conn_fail(&c->conn, "the VM does not read its bridge stream (%u MiB queued)",
+                     OUTQ_FAIL >> 20);
     if (c->conn.dead) {
         for (size_t i = 0; i < c->n_ex; i++) {
             rb_exec *e = c->ex[i];

@@ -26,8 +26,10 @@
  *        loop: n = rb_mux_pollfds(m, fds, cap, &timeout);   (cap >= rb_mux_pollfd_count(m))
  *              ...add your own fds after fds[n], poll()...
  *              if (rb_mux_step(m, fds, n) == RB_MUX_DOWN) { rb_mux_why(m); rb_mux_free(m); }
- *      opts.on_ready fires once when the VM's HELLO arrives (bridge ready), opts.on_down once
- *      when the VM connection ends (with the reason). Both run inside rb_mux_step.
+ *      opts.on_ready fires once when the VM's HELLO arrives (bridge ready; not at all when
+ *      opts.vm_params says the handshake was done already), opts.on_down once when the VM
+ *      connection ends (with the reason; not when the caller stops the mux). Both run inside
+ *      rb_mux_step.
  * The mux owns vm_fd and listen_fd from rb_mux_new on (closed by rb_mux_free); it does not
  * unlink the listening socket's path. Clients are not accepted before the VM is ready.
  * Limits: PROTO_MAX_CHANNELS channels on the VM link, a quarter of them per client,

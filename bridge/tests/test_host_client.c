@@ -399,6 +399,33 @@ static void test_connection_lost(void **state)
     teardown(f);
 }
 
+/* A guest that floods PINGs and never reads the PONGs cannot make the host queue without
+ * limit: the connection is given up with a reason. */
+static void test_ping_flood(void **state)
+{
+    (void)state;
+    fixture *f = setup(65536, 0);
+    static uint8_t burst[20 * 4096];
+    for (size_t i = 0; i < 4096; i++)
+        proto_enc_u64(burst + 20 * i, 20, PROTO_PING, i);
+    f->g.pump = NULL; /* the fake guest no longer reads anything */
+    rb_conn *c = rb_client_conn(f->c);
+    for (int round = 0; round < 400 && !c->dead; round++) {
+        size_t off = 0;
+        while (off < sizeof burst) {
+            ssize_t w = write(f->g.fd, burst + off, sizeof burst - off);
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        pump(f->c);
+        pump(f->c);
+    }
+    assert_true(c->dead);
+    assert_non_null(strstr(c->why, "does not read"));
+    teardown(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_guest_faults),
         cmocka_unit_test(test_winsize_signal_close),
         cmocka_unit_test(test_connection_lost),
+        cmocka_unit_test(test_ping_flood),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

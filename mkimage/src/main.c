@@ -299,14 +299,14 @@ static time_t tree_epoch(const char *base)
     return 0;
 }
 
-static int build_variant(const cli_opts *o, const char *variants_dir, const char *libdir, job *j,
+static int build_variant(const cli_opts *o, const char *variants_dir, const char *init_bin, job *j,
                          const fetch_result *fr, const kernel_tree *k, const char *base,
                          bool consume, time_t epoch, mk_err *err)
 {
     variant_report *r = &j->rep;
     const char *name = j->v.name;
     const char *work_dir = scratch_work_dir(), *staging_dir = scratch_staging_dir();
-    char tree[PATH_MAX * 2], outp[PATH_MAX * 2], init_bin[PATH_MAX * 2];
+    char tree[PATH_MAX * 2], outp[PATH_MAX * 2];
     if (pathf(tree, sizeof tree, "%s/%s", work_dir, name) < 0)
         return mk_fail(err, "%s: path too long", work_dir);
     double t0 = now_s();
@@ -338,7 +338,6 @@ static int build_variant(const cli_opts *o, const char *variants_dir, const char
     r->entries = m.entries;
     r->staged_bytes = m.bytes;
 
-    pathf(init_bin, sizeof init_bin, "%s/revm-init", libdir);
     pathf(outp, sizeof outp, "%s/%s.initramfs", staging_dir, name);
     if (initramfs_write(k, &j->initramfs_mods, init_bin, outp, err) < 0)
         return -1;
@@ -402,8 +401,8 @@ static int commit_outputs(const char *out, job *jobs, size_t n, mk_err *err)
 
 static int run(const cli_opts *o, mk_err *err)
 {
-    char libdir[PATH_MAX], vdir_buf[PATH_MAX];
-    if (paths_libdir(libdir, err) < 0)
+    char libdir[PATH_MAX], vdir_buf[PATH_MAX], init_bin[PATH_MAX];
+    if (paths_libdir(libdir, err) < 0 || paths_data("revm-init", init_bin, err) < 0)
         return -1;
     const char *variants_dir = o->variants_dir;
     if (!variants_dir) {
@@ -506,7 +505,7 @@ static int run(const cli_opts *o, mk_err *err)
         r->changes = &j->changes;
         r->seconds[STAGE_FETCH] = t1 - t0;
         r->seconds[STAGE_EXTRACT] = t2 - t1;
-        if (build_variant(o, variants_dir, libdir, j, &fr, &k, base, x + 1 == no, epoch, err) < 0)
+        if (build_variant(o, variants_dir, init_bin, j, &fr, &k, base, x + 1 == no, epoch, err) < 0)
             goto out;
         char rp[PATH_MAX * 2];
         pathf(rp, sizeof rp, "%s/%s.report.json", staging_dir, j->v.name);

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# VM benchmarks (issue 4 `make bench`, and issue 3's figures again over a real virtio-serial
+# port). One run, one app VM built by mkimage from the Debian fixture (the small one when
+# REVM_BENCH_FIXTURE=small), supervised by revmd; every figure has a baseline measured in the
+# same run and is printed with its ratio. Nothing here asserts on time.
+#
+#  boot        `revm start app` (QEMU start to the bridge's hello) against a FLOOR: the same
+#              QEMU command line (`revmd --print-qemu app`) with the same kernel booting an
+#              initramfs whose only program powers the machine off at once
+#              (vm/poweroff.c), QEMU start to QEMU exit. Target <= 1.25x.
+#  latency     `revm true` through the supervisor, median of N, against qemu-guest-agent in the
+#              same VM: guest-exec of /bin/true, guest-exec-status polled until it has exited.
+#  throughput  `revm cat` of a 256 MiB guest file (tmpfs, random bytes) against raw
+#              virtio-serial (`dd` of the same file into a port of its own, read on the host
+#              from the port's chardev socket) and against qemu-guest-agent guest-file-read
+#              (base64 over JSON). Target: revm >= 80% of raw.
+#  daemon      revm-guestd's RSS in the VM when idle after boot and its peak after the runs,
+#              and its stripped size.
+#
+# How the extra ports get there: revmd is started with `--qemu WRAPPER`, a two-line script
+# that runs qemu-system-x86_64 with revmd's arguments plus two virtserialports on revmd's own
+# virtio-serial bus, org.qemu.guest_agent.0 and org.redox.raw.0, each with a chardev socket
+# (server=on) in a private directory; the script is the only client of those sockets
+# (vm/agent.py). So all three transports cross the same virtio-serial device of the same VM,
+# and `revm` goes the production way (client -> revmd -> QEMU chardev -> guest daemon).
+# The agent is started in the guest through the bridge (`revm sh -c 'qemu-ga --daemonize
+# ...'`, on /dev/vportNpM found by name: the fixture has no udev for /dev/virtio-ports/).
+#
+# Env: REVM_BENCH_FIXTURE (debian), BENCH_VM_RUNS (latency runs, 20), BENCH_VM_MIB (256),
+# BENCH_VM_FLOOR_RUNS (3).
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/support/vm-images.sh"
+
+RUNS=${BENCH_VM_RUNS:-20}
+MIB=${BENCH_VM_MIB:-256}
+FLOOR_RUNS=${BENCH_VM_FLOOR_RUNS:-3}
+fixture=${REVM_BENCH_FIXTURE:-debian}
+QEMU=qemu-system-x86_64
+HERE=$TOP/tests/bench/vm
+
+for b in "$BUILD/bin/revm" "$BUILD/bin/revmd" "$BUILD/bin/mkimage" "$BUILD/lib/revm/revm-guestd"; do
+  [ -x "$b" ] || skip "$b not built (make)"
+done
+for c in "$QEMU" musl-gcc cpio python3 strip; do
+  command -v "$c" >/dev/null || skip "$c not installed"
+done
+
+now_ns() { date +%s%N; }
+secs() { echo "scale=3; $1 / 1000000000" | bc; }        # ns -> s
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { printf "%d\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+best() { printf '%s\n' "$@" | sort -g | head -n 1; }      # the least disturbed run on a shared machine
+ratio() { echo "scale=4; $1 / $2" | bc; }
+
+# --- images, floor initramfs, QEMU wrapper -------------------------------------------------
+build_vm_images "$fixture" "$T/images" app >"$T/mkimage.log" 2>&1 || { cat "$T/mkimage.log" >&2; fail "mkimage ($fixture fixture) failed"; }
+export REVM_IMAGES=$T/images
+
+musl-gcc -static -Os -o "$T/init" "$HERE/poweroff.c" || fail "cannot build the floor's init"
+mkdir -p "$T/floor-root"
+cp "$T/init" "$T/floor-root/init"
+(cd "$T/floor-root" && echo init | cpio -o -H newc --quiet) >"$T/floor.cpio"
+
+short_tmpdir S # unix socket paths must stay short
+chmod 700 "$S"
+export REVM_STATE_DIR=$S/st
+mkdir -m 700 "$S/floor"
+# The virtio-serial bus revmd puts its bridge port on, from its own command line.
+vser=$(REVM_STATE_DIR=$S/floor revmd --print-qemu app | sed -n 's/^virtio-serial-pci,id=\([^,]*\).*/\1/p')
+[ -n "$vser" ] || fail "revmd --print-qemu app: no virtio-serial-pci device"
+cat >"$T/qemu" <<EOF
+#!/bin/sh
+# revmd's QEMU plus two ports for the bench (only for VM launches, not for accelerator probes).
+case " \$* " in
+*" virtio-serial-pci,id=$vser"*)
+  exec $QEMU "\$@" \\
+    -chardev socket,id=bench-qga,path=$S/qga.sock,server=on,wait=off \\
+    -device virtserialport,bus=$vser.0,chardev=bench-qga,name=org.qemu.guest_agent.0 \\
+    -chardev socket,id=bench-raw,path=$S/raw.sock,server=on,wait=off \\
+    -device virtserialport,bus=$vser.0,chardev=bench-raw,name=org.redox.raw.0 ;;
+esac
+exec $QEMU "\$@"
+EOF
+chmod +x "$T/qemu"
+
+# --- boot: floor ------------------------------------------------------------------------------
+# The app's command line (sockets under a scratch state dir), through the same wrapper, with
+# only -initrd and -append replaced.
+mapfile -t qargs < <(REVM_STATE_DIR=$S/floor revmd --qemu "$T/qemu" --print-qemu app)
+mkdir -m 700 "$S/floor/app"
+qargs[0]=$T/qemu
+for i in "${!qargs[@]}"; do
+  case "${qargs[$i]}" in
+    -initrd) qargs[i + 1]=$T/floor.cpio ;;
+    -append) qargs[i + 1]="console=ttyS0 quiet" ;;
+  esac
+done
+floor=()
+for _ in $(seq "$FLOOR_RUNS"); do
+  rm -f "$S"/*.sock "$S/floor/app/"*.sock
+  t0=$(now_ns)
+  # A floor that never powers off is a broken floor, not a slow one: give up after 5 minutes.
+  timeout 300 "${qargs[@]}" >>"$T/floor.log" 2>&1 &
+  qp=$!
+  track_pid $qp
+  wait $qp || { cat "$T/floor.log" >&2; fail "floor QEMU failed or did not power off"; }
+  t1=$(now_ns)
+  grep -q "reboot: Power down" "$S/floor/app/console.log" || fail "floor VM did not power down"
+  floor+=("$((t1 - t0))")
+done
+rm -f "$S"/*.sock
+floor_ns=$(median "${floor[@]}")
+
+# --- boot: app VM to bridge-ready -------------------------------------------------------------
+start_revmd --qemu "$T/qemu"
+t0=$(now_ns)
+revm start app >"$T/start.log" 2>&1 || { cat "$T/start.log" "$T/revmd.log" >&2; fail "revm start app failed"; }
+t1=$(now_ns)
+boot_ns=$((t1 - t0))
+qpid=$(qemu_pid_of app)
+[ -n "$qpid" ] && track_pid "$qpid"
+printf 'vm boot: revm start app (to bridge ready) %.2f s, floor (same QEMU+kernel, init powers off) %.2f s (median of %d), ratio %.2fx (target <= 1.25x) [%s fixture, accel %s]\n' \
+  "$(secs $boot_ns)" "$(secs "$floor_ns")" "$FLOOR_RUNS" "$(ratio $boot_ns "$floor_ns")" "$fixture" \
+  "$(revm status app | sed -n 's/.*accel=\([^ ]*\).*/\1/p')"
+
+# --- guest daemon footprint (idle: right after boot, before any load) ------------------------
+# Shell snippets run in the guest. proc_status NAME FIELD: FIELD (kB) of the process named NAME.
+# shellcheck disable=SC2016 # expanded by the guest shell
+proc_status='proc_status() { for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] && sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "$p/status" && return; done; }'
+# port_dev NAME: the /dev/vportNpM of the virtio-serial port called NAME.
+# shellcheck disable=SC2016 # expanded by the guest shell
+port_dev='port_dev() { for n in /sys/class/virtio-ports/*/name; do [ "$(cat "$n")" = "$1" ] && { d=${n%/name}; echo "/dev/${d##*/}"; return; }; done; }'
+idle_kb=$(revm sh -c "$proc_status; proc_status revm-guestd VmRSS")
+strip -o "$T/guestd.stripped" "$BUILD/lib/revm/revm-guestd"
+size_b=$(stat -c %s "$T/guestd.stripped")
+
+# --- latency ------------------------------------------------------------------------------------
+lat=()
+for _ in $(seq "$RUNS"); do
+  t0=$(now_ns)
+  revm true </dev/null || fail "revm true failed"
+  t1=$(now_ns)
+  lat+=("$((t1 - t0))")
+done
+revm_us=$(( $(median "${lat[@]}") / 1000 ))
+
+has_qga=$(revm sh -c 'command -v qemu-ga >/dev/null && echo yes || echo no')
+qga_us=
+if [ "$has_qga" = yes ]; then
+  qdev=$(revm sh -c "$port_dev; port_dev org.qemu.guest_agent.0")
+  [ -n "$qdev" ] || fail "the guest has no org.qemu.guest_agent.0 port"
+  revm sh -c "qemu-ga --daemonize -m virtio-serial -p $qdev" </dev/null >"$T/qga.log" 2>&1 ||
+    { cat "$T/qga.log" >&2; fail "qemu-ga did not start in the guest"; }
+  qga_us=$(timeout 120 python3 "$HERE/agent.py" exec "$S/qga.sock" "$RUNS") || fail "qemu-guest-agent exec failed"
+  printf 'vm latency: revm true %.1f ms, qemu-guest-agent guest-exec+status %.1f ms (median of %d each), ratio %.2fx (below 1 = revm faster)\n' \
+    "$(echo "$revm_us / 1000" | bc -l)" "$(echo "$qga_us / 1000" | bc -l)" "$RUNS" "$(ratio "$revm_us" "$qga_us")"
+else
+  printf 'vm latency: revm true %.1f ms (median of %d); qemu-guest-agent: not in the %s image, no baseline\n' \
+    "$(echo "$revm_us / 1000" | bc -l)" "$RUNS" "$fixture"
+fi
+
+# --- throughput ---------------------------------------------------------------------------------
+bytes=$((MIB * 1024 * 1024))
+big=/tmp/revm-bench.bin
+revm sh -c "dd if=/dev/urandom of=$big bs=1M count=$MIB 2>/dev/null && test \$(wc -c <$big) -eq $bytes" ||
+  fail "cannot create the $MIB MiB guest file"
+rdev=$(revm sh -c "$port_dev; port_dev org.redox.raw.0")
+[ -n "$rdev" ] || fail "the guest has no org.redox.raw.0 port"
+
+run_revm() {
+  local t0 t1 n
+  t0=$(now_ns)
+  n=$(revm cat "$big" </dev/null | wc -c)
+  t1=$(now_ns)
+  [ "$n" -eq "$bytes" ] || fail "revm cat returned $n bytes, not $bytes"
+  secs $((t1 - t0))
+}
+run_raw() {
+  local out
+  out=$(timeout 300 python3 "$HERE/agent.py" raw "$S/raw.sock" "$bytes" \
+    revm sh -c "dd if=$big of=$rdev bs=1M 2>/dev/null") || fail "raw virtio-serial run failed"
+  [ "${out% *}" -eq "$bytes" ] || fail "raw virtio-serial delivered ${out% *} bytes, not $bytes"
+  echo "${out#* }"
+}
+r=(); w=()
+for _ in 1 2 3; do r+=("$(run_revm)"); w+=("$(run_raw)"); done
+rs=$(best "${r[@]}"); ws=$(best "${w[@]}")
+line=$(printf 'vm throughput (%d MiB guest file, best of 3): revm cat %.1f MiB/s, raw virtio-serial (dd into a port) %.1f MiB/s, revm/raw %.0f%% (target >= 80%%)' \
+  "$MIB" "$(echo "$MIB / $rs" | bc -l)" "$(echo "$MIB / $ws" | bc -l)" "$(echo "100 * $ws / $rs" | bc -l)")
+if [ "$has_qga" = yes ]; then
+  out=$(timeout 600 python3 "$HERE/agent.py" read "$S/qga.sock" "$big") || fail "qemu-guest-agent file read failed"
+  [ "${out% *}" -eq "$bytes" ] || fail "qemu-guest-agent read ${out% *} bytes, not $bytes"
+  qs=${out#* }
+  line+=$(printf ', qemu-guest-agent guest-file-read %.1f MiB/s (1 run), revm/agent %.1fx' \
+    "$(echo "$MIB / $qs" | bc -l)" "$(ratio "$qs" "$rs")")
+fi
+echo "$line"
+
+# --- daemon footprint, printed last with its peak after the load --------------------------------
+peak_kb=$(revm sh -c "$proc_status; proc_status revm-guestd VmHWM")
+qga_kb=
+[ "$has_qga" = yes ] && qga_kb=$(revm sh -c "$proc_status; proc_status qemu-ga VmRSS")
+printf 'vm guest daemon: revm-guestd idle RSS %s KiB (aim < 2048), peak RSS after the runs %s KiB, stripped size %d KiB (aim < 300)%s\n' \
+  "$idle_kb" "$peak_kb" "$((size_b / 1024))" "${qga_kb:+; qemu-ga RSS $qga_kb KiB}"
+
+revm sh -c "rm -f $big" || true
