@@ -63,9 +63,11 @@ boot_app() {
     -device virtserialport,chardev=probe,name=org.redox.probe.0 \
     -serial "file:$OUT/app.console" </dev/null >"$OUT/app.qemu.log" 2>&1 &
   qemu=$!
-  local deadline=$((SECONDS + secs))
+  local start=$SECONDS deadline=$((SECONDS + secs))
   until grep -q 'revm-probe: ready' "$OUT/app.probe"; do
-    if ! kill -0 "$qemu" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+    # A guest that printed nothing at all after 15 s is not running (broken KVM).
+    if ! kill -0 "$qemu" 2>/dev/null || [ $SECONDS -ge $deadline ] ||
+      { [ $((SECONDS - start)) -ge 15 ] && [ ! -s "$OUT/app.console" ]; }; then
       kill "$qemu" 2>/dev/null || true
       wait "$qemu" 2>/dev/null || true
       qemu=
@@ -76,7 +78,9 @@ boot_app() {
 }
 
 say "booting the app VM ($accel)"
-if ! boot_app "$accel" $([ "$accel" = kvm ] && echo 60 || echo 180); then
+secs=180
+[ "$accel" != kvm ] || secs=60
+if ! boot_app "$accel" "$secs"; then
   [ "$accel" = kvm ] || die "the app VM did not come up in 180 s; console: $OUT/app.console"
   say "KVM did not run the guest (nested virtualisation?); booting with TCG instead"
   boot_app tcg 180 || die "the app VM did not come up in 180 s; console: $OUT/app.console"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lifecycle.h"
+#include "pkg.h"
 
 static int cmd_shell(const cli_opts *o, int argc, char **argv)
 {
@@ -44,6 +45,7 @@ static const struct cli_command {
     {"list", cmd_lifecycle},
     {"console", cmd_lifecycle},
     {"logs", cmd_lifecycle},
+    {"apt", cli_cmd_pkg}, {"pkg", cli_cmd_pkg}, /* issue 5: pkg_cmd.c */
 };
 
 int cli_dispatch(const cli_opts *o, int argc, char **argv)

@@ -3,9 +3,12 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "launch_argv.h"
 
 int main(int argc, char **argv)
 {
+    if (cli_launch_argv(&argc, &argv) < 0) /* issue 5: Redox launcher entries */
+        return 2;
     cli_opts o = {0};
     bool help;
     int first = cli_parse(argc, argv, &o, &help);

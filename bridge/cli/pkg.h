@@ -40,4 +40,8 @@ const char *pkg_probe_tool(enum pkg_manager m);
 int pkg_translate(enum pkg_manager m, enum pkg_verb verb, const char *const *args, size_t nargs,
                   bool assume_yes, bool interactive, pkg_command *out, char *err, size_t errlen);
 
+/* `revm apt|pkg VERB ARGS...` (pkg_cmd.c); argv[0] is "apt" or "pkg". Exit code. */
+struct cli_opts;
+int cli_cmd_pkg(const struct cli_opts *o, int argc, char **argv);
+
 #endif

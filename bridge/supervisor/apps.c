@@ -312,7 +312,7 @@ static bool session(sup_apps *a)
     int fd = rb_unix_connect(a->sock, err, sizeof err);
     if (fd < 0)
         return true;
-    rb_conn_cfg cfg = {.agent = "revmd applications"};
+    rb_conn_cfg cfg = {.agent = "revmd applications", .features = PROTO_F_EXEC};
     if (rb_conn_init(&a->conn, fd, RB_HOST, &cfg, &apps_ops, a) < 0)
         return true;
     a->open_ok = a->chan_over = false;

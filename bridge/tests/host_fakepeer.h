@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -60,6 +61,26 @@ static inline void fp_send(fakepeer *p, uint8_t type, uint32_t chan, const void 
     fp_send_raw(p, h, sizeof h);
     if (n)
         fp_send_raw(p, pl, n);
+}
+
+/* A frame whose payload is one little-endian u32 (OPEN_OK's pid, CH_ERROR's code, ...). */
+static inline void fp_send_u32(fakepeer *p, uint8_t type, uint32_t chan, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    fp_send(p, type, chan, b, 4);
+}
+
+/* A DATA frame: the stream byte, then the bytes. */
+static inline void fp_send_data(fakepeer *p, uint32_t chan, uint8_t stream, const void *d,
+                                size_t n)
+{
+    uint8_t *b = malloc(n + 1);
+    if (!b)
+        abort();
+    b[0] = stream;
+    memcpy(b + 1, d, n);
+    fp_send(p, PROTO_DATA, chan, b, n + 1);
+    free(b);
 }
 
 static inline void fp_send_frame(fakepeer *p, const uint8_t *f, size_t n) { fp_send_raw(p, f, n); }

@@ -24,6 +24,8 @@
 
 static char root[128], dir[256];
 static sup_apps_state st;
+static pid_t guest_pid;   /* the chain test's guest daemon: killed in teardown, pass or fail */
+static sup_apps *chain_apps;
 
 static int setup(void **s)
 {
@@ -41,6 +43,13 @@ static int setup(void **s)
 static int teardown(void **s)
 {
     (void)s;
+    sup_apps_stop(chain_apps);
+    chain_apps = NULL;
+    if (guest_pid > 0) {
+        kill(guest_pid, SIGKILL);
+        waitpid(guest_pid, NULL, 0);
+        guest_pid = 0;
+    }
     sup_apps_state_fini(&st);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
@@ -218,7 +227,7 @@ static void chain(void **s)
     put("data/icons/hicolor/48x48/apps/btop.png", "PNG48");
     /* a stale entry of this VM from an earlier run */
     put("launch/revm-app-stale.desktop", "[Desktop Entry]\n");
-    pid_t g = fork();
+    pid_t g = guest_pid = fork();
     assert_true(g >= 0);
     if (g == 0) {
         setenv("XDG_DATA_DIRS", data, 1);
@@ -233,7 +242,7 @@ static void chain(void **s)
     setenv("REVM_LAUNCHER_DIR", dir, 1);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    sup_apps *a = sup_apps_start("app", sock);
+    sup_apps *a = chain_apps = sup_apps_start("app", sock);
     assert_non_null(a);
     snprintf(p, sizeof p, "%s/revm-app-btop.desktop", dir);
     assert_true(wait_file(p, true, 10000));
@@ -257,9 +266,6 @@ static void chain(void **s)
     put("data/applications/btop.desktop",
         "[Desktop Entry]\nType=Application\nName=btop++\nExec=btop\nIcon=btop\n");
     assert_true(wait_file(p, true, 5000));
-    sup_apps_stop(a);
-    kill(g, SIGTERM);
-    waitpid(g, NULL, 0);
     unsetenv("REVM_LAUNCHER_DIR");
 }
 

@@ -103,21 +103,6 @@ static rb_exec *start(fixture *f, const char *prog, uint32_t *chan)
     return e;
 }
 
-static void send_u32(fixture *f, uint8_t type, uint32_t chan, uint32_t v)
-{
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    fp_send(&f->g, type, chan, b, 4);
-}
-
-static void send_data(fixture *f, uint32_t chan, uint8_t s, const void *d, size_t n)
-{
-    uint8_t *b = malloc(n + 1);
-    b[0] = s;
-    memcpy(b + 1, d, n);
-    fp_send(&f->g, PROTO_DATA, chan, b, n + 1);
-    free(b);
-}
-
 static void send_exit(fixture *f, uint32_t chan, uint8_t how, int32_t v)
 {
     uint8_t fr[64];
@@ -153,9 +138,9 @@ static void test_session(void **state)
     fixture *f = setup(65536, 0);
     uint32_t ch;
     rb_exec *e = start(f, "prog", &ch);
-    send_u32(f, PROTO_OPEN_OK, ch, 99);
-    send_data(f, ch, PROTO_STDOUT, "out", 3);
-    send_data(f, ch, PROTO_STDERR, "err", 3);
+    fp_send_u32(&f->g, PROTO_OPEN_OK, ch, 99);
+    fp_send_data(&f->g, ch, PROTO_STDOUT, "out", 3);
+    fp_send_data(&f->g, ch, PROTO_STDERR, "err", 3);
     fp_send(&f->g, PROTO_EOF, ch, "\x01", 1);
     fp_send(&f->g, PROTO_EOF, ch, "\x02", 1);
     send_exit(f, ch, 0, 42);
@@ -197,7 +182,7 @@ static void test_exit_codes(void **state)
         fixture *f = setup(65536, 0);
         uint32_t ch;
         rb_exec *e = start(f, "p", &ch);
-        send_u32(f, PROTO_OPEN_OK, ch, 1);
+        fp_send_u32(&f->g, PROTO_OPEN_OK, ch, 1);
         send_exit(f, ch, cases[i].how, cases[i].v);
         fp_send(&f->g, PROTO_CLOSE, ch, NULL, 0);
         run_until_done(f, e);
@@ -229,7 +214,7 @@ static void test_stdin_credit(void **state)
     assert_int_equal(write(f->in[1], data, sizeof data), (ssize_t)sizeof data);
     close(f->in[1]);
     f->in[1] = -1;
-    send_u32(f, PROTO_OPEN_OK, ch, 1);
+    fp_send_u32(&f->g, PROTO_OPEN_OK, ch, 1);
     size_t got = 0;
     bool eof = false;
     static uint8_t rcv[10000];
@@ -280,10 +265,10 @@ static void test_output_credit(void **state)
     assert_true(cap == 4096);
     uint32_t ch;
     rb_exec *e = start(f, "yes", &ch);
-    send_u32(f, PROTO_OPEN_OK, ch, 1);
+    fp_send_u32(&f->g, PROTO_OPEN_OK, ch, 1);
     static uint8_t blk[8192];
     memset(blk, 'y', sizeof blk);
-    send_data(f, ch, PROTO_STDOUT, blk, 8192);
+    fp_send_data(&f->g, ch, PROTO_STDOUT, blk, 8192);
     uint32_t credited = 0;
     proto_hdr h;
     const uint8_t *pl;
@@ -294,11 +279,11 @@ static void test_output_credit(void **state)
             credited += k;
     }
     assert_int_equal(credited, 4096); /* only the pipe's worth */
-    send_data(f, ch, PROTO_STDOUT, blk, 4096); /* exactly the returned credit: fine */
+    fp_send_data(&f->g, ch, PROTO_STDOUT, blk, 4096); /* exactly the returned credit: fine */
     for (int i = 0; i < 50; i++)
         pump(f->c);
     assert_false(rb_exec_done(e));
-    send_data(f, ch, PROTO_STDOUT, blk, 1); /* one byte too many */
+    fp_send_data(&f->g, ch, PROTO_STDOUT, blk, 1); /* one byte too many */
     assert_int_equal(expect_cherr(f, ch), PROTO_EPROTO);
     run_until_done(f, e);
     assert_int_equal(rb_exec_result(e)->exit_code, 255);
@@ -311,10 +296,10 @@ static void test_guest_faults(void **state)
     (void)state;
     /* data on a channel that is not open: EBADF; CLOSE/CH_ERROR on one: never answered */
     fixture *f = setup(65536, 0);
-    send_data(f, 77, PROTO_STDOUT, "x", 1);
+    fp_send_data(&f->g, 77, PROTO_STDOUT, "x", 1);
     assert_int_equal(expect_cherr(f, 77), PROTO_EBADF);
     fp_send(&f->g, PROTO_CLOSE, 78, NULL, 0);
-    send_u32(f, PROTO_CH_ERROR, 79, 5);
+    fp_send_u32(&f->g, PROTO_CH_ERROR, 79, 5);
     uint8_t fr[64];
     fp_send_frame(&f->g, fr, proto_enc_u64(fr, sizeof fr, PROTO_PING, 1));
     proto_hdr h;
@@ -330,10 +315,10 @@ static void test_guest_faults(void **state)
     for (int i = 0; i < ncases; i++) {
         uint32_t ch;
         rb_exec *e = start(f, "p", &ch);
-        send_u32(f, PROTO_OPEN_OK, ch, 1);
+        fp_send_u32(&f->g, PROTO_OPEN_OK, ch, 1);
         switch (i) {
         case 0: fp_send_frame(&f->g, fr, proto_enc_credit(fr, sizeof fr, ch, 0, 0xffffffffu)); break;
-        case 1: send_data(f, ch, PROTO_STDIN, "x", 1); break;
+        case 1: fp_send_data(&f->g, ch, PROTO_STDIN, "x", 1); break;
         case 2: send_exit(f, ch, 0, 0); send_exit(f, ch, 0, 0); break;
         case 3: fp_send(&f->g, 0x99, ch, NULL, 0); break;
         case 4: fp_send(&f->g, PROTO_EOF, ch, "\x01", 1); fp_send(&f->g, PROTO_EOF, ch, "\x01", 1); break;
@@ -352,7 +337,7 @@ static void test_winsize_signal_close(void **state)
     fixture *f = setup(65536, 0);
     uint32_t ch;
     rb_exec *e = start(f, "p", &ch);
-    send_u32(f, PROTO_OPEN_OK, ch, 1);
+    fp_send_u32(&f->g, PROTO_OPEN_OK, ch, 1);
     for (int i = 0; i < 20; i++)
         pump(f->c);
     rb_exec_winsize(e, 50, 160);
@@ -390,7 +375,7 @@ static void test_connection_lost(void **state)
     fixture *f = setup(65536, 0);
     uint32_t ch;
     rb_exec *e = start(f, "p", &ch);
-    send_u32(f, PROTO_OPEN_OK, ch, 1);
+    fp_send_u32(&f->g, PROTO_OPEN_OK, ch, 1);
     close(f->g.fd);
     f->g.fd = socket(AF_UNIX, SOCK_STREAM, 0); /* keep teardown simple */
     run_until_done(f, e);

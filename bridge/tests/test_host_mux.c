@@ -145,21 +145,6 @@ static void expect_type(fakepeer *p, uint8_t type, proto_hdr *h, const uint8_t *
     }
 }
 
-static void vm_send_u32(fixture *f, uint8_t type, uint32_t chan, uint32_t v)
-{
-    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    fp_send(&f->vm, type, chan, b, 4);
-}
-
-static void vm_send_data(fakepeer *p, uint32_t chan, uint8_t s, const void *d, size_t n)
-{
-    uint8_t *b = malloc(n + 1);
-    b[0] = s;
-    memcpy(b + 1, d, n);
-    fp_send(p, PROTO_DATA, chan, b, n + 1);
-    free(b);
-}
-
 static void vm_finish(fixture *f, uint32_t chan, int32_t code)
 {
     uint8_t fr[64];
@@ -191,10 +176,10 @@ static void test_two_clients(void **state)
     rb_exec *e0 = open_exec(f, 0, p0[1], &a);
     rb_exec *e1 = open_exec(f, 1, p1[1], &b);
     assert_true(a != b); /* both clients used their id 1: renumbered */
-    vm_send_u32(f, PROTO_OPEN_OK, a, 10);
-    vm_send_u32(f, PROTO_OPEN_OK, b, 11);
-    vm_send_data(&f->vm, b, PROTO_STDOUT, "BBB", 3);
-    vm_send_data(&f->vm, a, PROTO_STDOUT, "A", 1);
+    fp_send_u32(&f->vm, PROTO_OPEN_OK, a, 10);
+    fp_send_u32(&f->vm, PROTO_OPEN_OK, b, 11);
+    fp_send_data(&f->vm, b, PROTO_STDOUT, "BBB", 3);
+    fp_send_data(&f->vm, a, PROTO_STDOUT, "A", 1);
     vm_finish(f, a, 3);
     vm_finish(f, b, 4);
     run_until(f, e0);
@@ -252,11 +237,11 @@ static void test_small_client_window(void **state)
     assert_true(fp_recv_skip(&f->vm, &h, &pl));
     assert_int_equal(h.type, PROTO_OPEN);
     uint32_t vc = h.chan;
-    vm_send_u32(f, PROTO_OPEN_OK, vc, 5);
+    fp_send_u32(&f->vm, PROTO_OPEN_OK, vc, 5);
     static uint8_t data[20000];
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (uint8_t)(i * 31);
-    vm_send_data(&f->vm, vc, PROTO_STDOUT, data, sizeof data);
+    fp_send_data(&f->vm, vc, PROTO_STDOUT, data, sizeof data);
     vm_finish(f, vc, 0);
     size_t got = 0, outstanding = 0;
     static uint8_t rcv[20000];
@@ -295,7 +280,7 @@ static void test_small_client_window(void **state)
     fp_send(&f->raw, PROTO_OPEN, 8, open_req, sizeof open_req);
     expect_type(&f->vm, PROTO_OPEN, &h, &pl);
     vc = h.chan;
-    vm_send_data(&f->raw, 8, PROTO_STDOUT, "x", 1);
+    fp_send_data(&f->raw, 8, PROTO_STDOUT, "x", 1);
     expect_type(&f->raw, PROTO_CH_ERROR, &h, &pl);
     expect_type(&f->vm, PROTO_CLOSE, &h, &pl);
     assert_int_equal(h.chan, vc);
@@ -309,7 +294,7 @@ static void test_client_disconnect(void **state)
     connect_client(f, 0);
     uint32_t vc;
     open_exec(f, 0, f->devnull, &vc);
-    vm_send_u32(f, PROTO_OPEN_OK, vc, 1);
+    fp_send_u32(&f->vm, PROTO_OPEN_OK, vc, 1);
     for (int i = 0; i < 20; i++)
         pump(f);
     rb_client_free(f->cl[0]);
@@ -318,7 +303,7 @@ static void test_client_disconnect(void **state)
     const uint8_t *pl;
     expect_type(&f->vm, PROTO_CLOSE, &h, &pl);
     assert_int_equal(h.chan, vc);
-    vm_send_data(&f->vm, vc, PROTO_STDOUT, "late", 4); /* in flight: dropped quietly */
+    fp_send_data(&f->vm, vc, PROTO_STDOUT, "late", 4); /* in flight: dropped quietly */
     fp_send(&f->vm, PROTO_CLOSE, vc, NULL, 0);
     for (int i = 0; i < 100 && (rb_mux_channels(f->m) || rb_mux_clients(f->m)); i++)
         pump(f);
@@ -336,8 +321,8 @@ static void test_vm_fault_confined(void **state)
     uint32_t a, b;
     rb_exec *e0 = open_exec(f, 0, f->devnull, &a);
     rb_exec *e1 = open_exec(f, 1, f->devnull, &b);
-    vm_send_u32(f, PROTO_OPEN_OK, a, 1);
-    vm_send_u32(f, PROTO_OPEN_OK, b, 2);
+    fp_send_u32(&f->vm, PROTO_OPEN_OK, a, 1);
+    fp_send_u32(&f->vm, PROTO_OPEN_OK, b, 2);
     uint8_t fr[64];
     fp_send_frame(&f->vm, fr, proto_enc_credit(fr, sizeof fr, a, 0, 0xffffffffu));
     proto_hdr h;
@@ -365,7 +350,7 @@ static void test_vm_down(void **state)
     connect_client(f, 0);
     uint32_t vc;
     rb_exec *e = open_exec(f, 0, f->devnull, &vc);
-    vm_send_u32(f, PROTO_OPEN_OK, vc, 1);
+    fp_send_u32(&f->vm, PROTO_OPEN_OK, vc, 1);
     /* a header beyond the limit: the stream cannot be trusted */
     uint8_t hdr[PROTO_HDR_SIZE];
     proto_hdr hh = {.len = 0x7fffffff, .chan = vc, .type = PROTO_DATA};
@@ -411,7 +396,7 @@ static void test_hello_retry(void **state)
                      .window = 65536, .agent = {"fake guest", 10}};
     uint8_t fr[256];
     fp_send_frame(&f->vm, fr, proto_enc_hello(fr, sizeof fr, &g));
-    vm_send_u32(f, PROTO_OPEN_OK, vc, 1);
+    fp_send_u32(&f->vm, PROTO_OPEN_OK, vc, 1);
     vm_finish(f, vc, 7);
     run_until(f, e);
     assert_int_equal(rb_exec_result(e)->exit_code, 7);

@@ -1,6 +1,6 @@
 /* libFuzzer target for the kernel-module metadata decoders (modinfo.h), which read
  * untrusted kernel packages: the ELF .modinfo section and its key=value strings,
- * depends= and softdep= lists, modules.dep and modules.alias lines, module names
+ * depends= and softdep= lists, modules.dep, modules.alias and modules.builtin lines, module names
  * from paths, and the package entry path rule of kernel.c. The same bytes are fed
  * to every decoder: a crafted module and a crafted text index are both reachable. */
 #include <stdbool.h>
@@ -64,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     modinfo_each((const char *)data, size, on_kv, NULL);
     moddep_parse((const char *)data, size, on_dep, NULL);
     modalias_parse((const char *)data, size, on_alias, NULL);
+    modbuiltin_parse((const char *)data, size, on_name, NULL);
     char name[64];
     sink += modname_from_path((const char *)data, size, name, sizeof name);
     if (size < 8192) {

@@ -35,6 +35,17 @@ void sha256_hex_of(const void *data, size_t len, char out[65])
     to_hex(md, 32, out);
 }
 
+int hex_digit_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 bool sha256_hex_normalize(const char *in, char out[65])
 {
     char tmp[65];

@@ -23,4 +23,7 @@ void sha256_hex_of(const void *data, size_t len, char out[65]);
  * Returns false (out untouched) for anything else. */
 bool sha256_hex_normalize(const char *in, char out[65]);
 
+/* Value of one hex digit (either case), or -1 when c is not one. */
+int hex_digit_value(char c);
+
 #endif

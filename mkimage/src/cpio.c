@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "outfile.h"
+
 /* newc names are limited by the kernel's PATH_MAX; refuse longer ones up front. */
 #define CPIO_NAME_MAX 4095
 
@@ -21,16 +23,8 @@ void cpio_begin(cpio_writer *w, int fd, uint32_t mtime, const char *label)
 
 static int flush_buf(cpio_writer *w, mk_err *err)
 {
-    size_t off = 0;
-    while (off < w->used) {
-        ssize_t n = write(w->fd, w->buf + off, w->used - off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return mk_fail_errno(err, errno, "%s: write", w->label);
-        }
-        off += (size_t)n;
-    }
+    if (outfile_write_all(w->fd, w->buf, w->used) < 0)
+        return mk_fail_errno(err, errno, "%s: write", w->label);
     w->used = 0;
     return 0;
 }

@@ -22,21 +22,8 @@ void disk_derive_uuid(const char *purpose, const char *seed, const char *label, 
     /* Set the version (4) and variant (10xx) nibbles so tools treat it as random. */
     hex[12] = '4';
     static const char variant[] = "89ab";
-    char c = hex[16];
-    int v = c >= 'a' ? c - 'a' + 10 : c - '0';
-    hex[16] = variant[v & 3];
+    hex[16] = variant[hex_digit_value(hex[16]) & 3];
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 bool disk_parse_uuid(const char *s, uint8_t out[16])
@@ -48,10 +35,10 @@ bool disk_parse_uuid(const char *s, uint8_t out[16])
                 return false;
             continue;
         }
-        int hi = hexval(s[i]);
+        int hi = hex_digit_value(s[i]);
         if (hi < 0)
             return false;
-        int lo = hexval(s[++i]);
+        int lo = hex_digit_value(s[++i]);
         if (lo < 0)
             return false;
         out[k++] = (uint8_t)(hi << 4 | lo);

@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "outfile.h"
+
 #define CLUSTER DISK_QCOW2_CLUSTER
 #define CLUSTER_BITS 16
 #define L2_ENTRIES (CLUSTER / 8)      /* one L2 table maps 512 MiB */
@@ -158,15 +160,8 @@ typedef struct writer {
 static int emit(writer *w, const uint8_t *p, size_t len, mk_err *err)
 {
     EVP_DigestUpdate(w->md, p, len);
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(w->fd, p + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return mk_fail_errno(err, errno, "%s: cannot write", w->what);
-        done += (size_t)n;
-    }
+    if (outfile_write_all(w->fd, p, len) < 0)
+        return mk_fail_errno(err, errno, "%s: cannot write", w->what);
     w->off += len;
     if (w->tick)
         w->tick(w->ctx, w->off);

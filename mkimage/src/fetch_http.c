@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "progress.h"
 
 #define MAX_BACKOFF_MS 30000
@@ -42,15 +43,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
         x->too_large = true;
         return 0; /* makes curl fail with CURLE_WRITE_ERROR */
     }
-    for (size_t done = 0; done < n;) {
-        ssize_t w = write(x->fd, data + done, n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            x->write_errno = errno;
-            return 0;
-        }
-        done += (size_t)w;
+    if (outfile_write_all(x->fd, data, n) < 0) {
+        x->write_errno = errno;
+        return 0;
     }
     x->written += n;
     return n;

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "checksum.h"
+
 /* Length of "scheme" when url starts with "scheme://", else 0 (a plain path). */
 static size_t scheme_len(const char *url)
 {
@@ -15,17 +17,6 @@ static size_t scheme_len(const char *url)
     return strncmp(url + i, "://", 3) == 0 ? i : 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes src[0..n) into out; refuses encoded NULs and overlong results. */
 static bool pct_decode(const char *src, size_t n, char *out, size_t size)
 {
@@ -35,8 +26,8 @@ static bool pct_decode(const char *src, size_t n, char *out, size_t size)
         if (c == '%') {
             if (i + 2 >= n)
                 return false;
-            int a = hexval(src[i + 1]);
-            int b = hexval(src[i + 2]);
+            int a = hex_digit_value(src[i + 1]);
+            int b = hex_digit_value(src[i + 2]);
             if (a < 0 || b < 0 || (a == 0 && b == 0))
                 return false;
             c = (char)(a * 16 + b);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "progress.h"
 
 /* Bounds for untrusted packages: a kernel image or module is a few MB; refuse
@@ -195,17 +196,10 @@ static int write_entry_file(struct pkg_ctx *c, struct archive *a, const char *pa
         return mk_fail(err, "%s: module tree larger than %llu GiB", c->label,
                        (unsigned long long)(MAX_TOTAL_BYTES >> 30));
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    const char *base = path;
-    int dfd;
-    if (slash) {
-        *slash = '\0';
-        base = path + (slash - dir) + 1;
-        dfd = open_dirs(c, dir, err);
-    } else {
-        dfd = dup(c->root_fd);
-    }
+    const char *base;
+    if (!outfile_split_parent(path, dir, &base))
+        return mk_fail(err, "%s: %s: path too long", c->label, path);
+    int dfd = open_dirs(c, dir, err);
     if (dfd < 0)
         return -1;
     int fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -231,18 +225,10 @@ static int write_entry_file(struct pkg_ctx *c, struct archive *a, const char *pa
             close(fd);
             return mk_fail(err, "%s: %s: data beyond its declared size", c->label, path);
         }
-        const char *p = buf;
-        size_t done = 0;
-        while (done < len) {
-            ssize_t n = pwrite(fd, p + done, len - done, off + (off_t)done);
-            if (n < 0) {
-                en = errno;
-                if (en == EINTR)
-                    continue;
-                close(fd);
-                return mk_fail_errno(err, en, "%s: write %s", c->label, path);
-            }
-            done += (size_t)n;
+        if (outfile_pwrite_all(fd, buf, len, (off_t)off) < 0) {
+            en = errno;
+            close(fd);
+            return mk_fail_errno(err, en, "%s: write %s", c->label, path);
         }
     }
     /* Sparse entries leave holes; make the length exactly the declared size. */

@@ -447,6 +447,18 @@ static int on_dep_line(const char *path, size_t plen, const char *deps, size_t d
     return 0;
 }
 
+struct builtin_ctx {
+    strvec *names;
+    bool oom;
+};
+
+static int add_builtin(const char *name, size_t len, void *c)
+{
+    struct builtin_ctx *b = c;
+    b->oom = sv_push(b->names, name, len) < 0;
+    return b->oom;
+}
+
 static int load_builtin(kmod_index *ix, mk_err *err)
 {
     char path[PATH_MAX], *buf;
@@ -457,19 +469,11 @@ static int load_builtin(kmod_index *ix, mk_err *err)
         return -1;
     if (!buf)
         return 0;
-    size_t i = 0;
-    while (i < len) {
-        const char *l = buf + i;
-        const char *nl = memchr(l, '\n', len - i);
-        size_t ll = nl ? (size_t)(nl - l) : len - i;
-        i += ll + 1;
-        char name[NAME_LEN];
-        if (modname_from_path(l, ll, name, sizeof name) && sv_push(&ix->builtin, name, strlen(name)) < 0) {
-            free(buf);
-            return mk_fail(err, "%s: out of memory", path);
-        }
-    }
+    struct builtin_ctx b = {&ix->builtin, false};
+    modbuiltin_parse(buf, len, add_builtin, &b);
     free(buf);
+    if (b.oom)
+        return mk_fail(err, "%s: out of memory", path);
     qsort(ix->builtin.v, ix->builtin.n, sizeof(char *), cmp_str);
     return 0;
 }

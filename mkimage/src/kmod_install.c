@@ -13,20 +13,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "outfile.h"
+
 #define MAX_HOPS 40
 #define MAX_DEPTH 64
 
-/* Opens directory `rel` inside the tree rooted at root_fd as if root_fd were "/":
- * symlinks are followed (a usr-merged rootfs has lib -> usr/lib or -> /usr/lib),
- * but absolute targets restart at the tree's root and ".." stops there, so nothing
- * outside the tree is ever reached. Missing directories are created (owned by
- * root, which fakeroot records when mkimage runs as a normal user). */
 /* snprintf that reports truncation, so a too-long path is an error, not a cut. */
 static bool fmt_ok(int n, size_t size)
 {
     return n >= 0 && (size_t)n < size;
 }
 
+/* Opens directory `rel` inside the tree rooted at root_fd as if root_fd were "/":
+ * symlinks are followed (a usr-merged rootfs has lib -> usr/lib or -> /usr/lib),
+ * but absolute targets restart at the tree's root and ".." stops there, so nothing
+ * outside the tree is ever reached. Missing directories are created (owned by
+ * root, which fakeroot records when mkimage runs as a normal user). */
 static int open_in_tree(int root_fd, const char *rel, const char *label, mk_err *err)
 {
     char work[2 * PATH_MAX];
@@ -138,18 +140,10 @@ static int write_at(int dfd, const char *name, const void *data, size_t len, con
         close(fd);
         return mk_fail_errno(err, errno, "%s: chown", label);
     }
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int en = errno;
-            close(fd);
-            return mk_fail_errno(err, en, "%s: write", label);
-        }
-        p += n;
-        len -= (size_t)n;
+    if (outfile_write_all(fd, data, len) < 0) {
+        int en = errno;
+        close(fd);
+        return mk_fail_errno(err, en, "%s: write", label);
     }
     if (close(fd) < 0)
         return mk_fail_errno(err, errno, "%s: write", label);
@@ -173,17 +167,10 @@ static int copy_rel(const kernel_tree *k, int mods_fd, const char *rel, bool opt
         return mk_fail(err, "%s: not a regular file", src);
     }
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", rel);
-    char *slash = strrchr(dir, '/');
-    const char *base = rel;
-    int dfd;
-    if (slash) {
-        *slash = '\0';
-        base = rel + (slash - dir) + 1;
-        dfd = open_in_tree(mods_fd, dir, label, err);
-    } else {
-        dfd = dup(mods_fd);
-    }
+    const char *base;
+    int dfd = outfile_split_parent(rel, dir, &base)
+                  ? open_in_tree(mods_fd, dir, label, err)
+                  : mk_fail(err, "%s/%s: path too long", label, rel);
     if (dfd < 0) {
         close(in);
         return -1;
@@ -202,19 +189,11 @@ static int copy_rel(const kernel_tree *k, int mods_fd, const char *rel, bool opt
             if (n < 0) {
                 if (errno == EINTR)
                     continue;
-                rc = mk_fail_errno(err, errno, "%s", src);
+                rc = mk_fail_errno(err, errno, "%s: read", src);
                 break;
             }
-            for (ssize_t off = 0; off < n;) {
-                ssize_t w = write(out, buf + off, (size_t)(n - off));
-                if (w < 0 && errno == EINTR)
-                    continue;
-                if (w < 0) {
-                    rc = mk_fail_errno(err, errno, "%s/%s: write", label, rel);
-                    break;
-                }
-                off += w;
-            }
+            if (outfile_write_all(out, buf, (size_t)n) < 0)
+                rc = mk_fail_errno(err, errno, "%s/%s: write", label, rel);
         }
         if (close(out) < 0 && rc == 0)
             rc = mk_fail_errno(err, errno, "%s/%s: write", label, rel);

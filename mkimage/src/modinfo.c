@@ -172,6 +172,25 @@ void modalias_parse(const char *text, size_t len, modalias_fn fn, void *ctx)
     each_line(text, len, alias_line, &a);
 }
 
+struct builtin_ctx {
+    modname_fn fn;
+    void *ctx;
+};
+
+static int builtin_line(const char *l, size_t ll, void *c)
+{
+    struct builtin_ctx *b = c;
+    char name[256]; /* longer names are not modules: the kernel's limit is 56 */
+    size_t n = modname_from_path(l, ll, name, sizeof name);
+    return n ? b->fn(name, n, b->ctx) : 0;
+}
+
+void modbuiltin_parse(const char *text, size_t len, modname_fn fn, void *ctx)
+{
+    struct builtin_ctx b = {fn, ctx};
+    each_line(text, len, builtin_line, &b);
+}
+
 size_t modname_suffix_len(const char *path, size_t plen)
 {
     static const char *const suffixes[] = {".ko", ".ko.xz", ".ko.zst", ".ko.gz"};

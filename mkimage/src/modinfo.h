@@ -43,6 +43,10 @@ typedef int (*modalias_fn)(const char *alias, size_t alen, const char *mod, size
                            void *ctx);
 void modalias_parse(const char *text, size_t len, modalias_fn fn, void *ctx);
 
+/* modules.builtin: one module path per line ("kernel/fs/ext4/ext4.ko"); calls fn
+ * with the module name (as modname_from_path makes it) of each line that names one. */
+void modbuiltin_parse(const char *text, size_t len, modname_fn fn, void *ctx);
+
 /* Module name from a path: basename without ".ko[.gz|.xz|.zst]", '-' -> '_'.
  * Returns the length written to out (NUL-terminated), or 0 when path does not
  * name a module or the name does not fit. */

@@ -9,6 +9,8 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 #include "mkerr.h"
 
@@ -21,6 +23,21 @@ typedef struct mk_outfile {
 
 /* Installs the signal handlers that unlink registered temporary files. Call once. */
 void outfile_install_signal_handlers(void);
+
+/* Installs handler for SIGINT, SIGTERM and SIGHUP: the interruptions after which
+ * mkimage cleans up and exits. One list, so that the fakeroot parent
+ * (privilege.c) passes on exactly the signals the child cleans up after. */
+void outfile_on_exit_signals(void (*handler)(int));
+
+/* Writes all len bytes (retrying short writes and EINTR). 0, or -1 with errno set. */
+int outfile_write_all(int fd, const void *data, size_t len);
+
+/* The same at file offset off, for writers that place blocks themselves (sparse). */
+int outfile_pwrite_all(int fd, const void *data, size_t len, off_t off);
+
+/* Splits path at its last '/': what comes before goes to dir ("" when there is no
+ * '/'), *base points at the rest, inside path. False when path does not fit dir. */
+bool outfile_split_parent(const char *path, char dir[PATH_MAX], const char **base);
 
 /* Chooses tmp_path, creates it (O_EXCL, mode 0644) and opens fd for writing. */
 int outfile_open(mk_outfile *o, const char *final_path, mk_err *err);

@@ -51,6 +51,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "outfile.h"
+
 /* Read end of a pipe whose write end only the outer (non-root) process holds. */
 #define WATCH_ENV "REVM_PRIVILEGE_WATCH_FD"
 
@@ -203,13 +205,7 @@ int privilege_ensure(int argc, char **argv, mk_err *err)
 
     /* Stand in for the session: pass interruptions on (by closing the pipe), wait
      * for the inner process to finish its cleanup, exit with its status. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_outer_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    outfile_on_exit_signals(on_outer_signal);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) {

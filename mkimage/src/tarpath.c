@@ -22,6 +22,25 @@ const char *tarpath_reason(tarpath_status s)
     return "invalid path";
 }
 
+/* Advances *p past the next component other than "" (from "//") and ".", setting
+ * start and len; false at the end. Both the normalizer and the symlink check must see
+ * the same components, or a target could pass one and mean something else to the other. */
+static bool next_component(const char **p, const char **start, size_t *len)
+{
+    for (;;) {
+        while (**p == '/')
+            (*p)++;
+        if (!**p)
+            return false;
+        *start = *p;
+        while (**p && **p != '/')
+            (*p)++;
+        *len = (size_t)(*p - *start);
+        if (!(*len == 1 && (*start)[0] == '.'))
+            return true;
+    }
+}
+
 tarpath_status tarpath_normalize(const char *in, char *out, size_t outsz)
 {
     if (outsz)
@@ -34,16 +53,9 @@ tarpath_status tarpath_normalize(const char *in, char *out, size_t outsz)
         return TARPATH_TOO_LONG;
 
     size_t n = 0;
-    const char *p = in;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        const char *start = p;
-        while (*p && *p != '/')
-            p++;
-        size_t len = (size_t)(p - start);
-        if (len == 0 || (len == 1 && start[0] == '.'))
-            continue; /* "//" or "." : no component */
+    const char *p = in, *start;
+    size_t len;
+    while (next_component(&p, &start, &len)) {
         if (len == 2 && start[0] == '.' && start[1] == '.') {
             out[0] = '\0';
             return TARPATH_DOTDOT;
@@ -72,16 +84,9 @@ bool tarpath_symlink_escapes(const char *link_path, const char *target)
         if (*c == '/')
             depth++;
     /* link_path "a/b/l" lives in "a/b" (depth 2); "l" lives in the root (depth 0). */
-    const char *p = target;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        const char *start = p;
-        while (*p && *p != '/')
-            p++;
-        size_t len = (size_t)(p - start);
-        if (len == 0 || (len == 1 && start[0] == '.'))
-            continue;
+    const char *p = target, *start;
+    size_t len;
+    while (next_component(&p, &start, &len)) {
         if (len == 2 && start[0] == '.' && start[1] == '.') {
             if (--depth < 0)
                 return true;

@@ -16,28 +16,20 @@
 #include <archive_entry.h>
 
 #include "cpio.h"
+#include "test_support.h"
 
 static char tmpdir[256];
 
 static int setup(void **state)
 {
     (void)state;
-    const char *build = getenv("BUILD");
-    snprintf(tmpdir, sizeof tmpdir, "%s/tmp/test_cpio.XXXXXX", build ? build : "/tmp");
-    if (build) {
-        char d[300];
-        snprintf(d, sizeof d, "%s/tmp", build);
-        mkdir(d, 0755);
-    }
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return ts_scratch_dir(tmpdir, sizeof tmpdir, "test_cpio");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return ts_remove_tree(tmpdir);
 }
 
 /* Writes the sample archive used by most tests; with_node adds /dev/console. */
@@ -65,18 +57,11 @@ static void write_sample(const char *path, uint32_t mtime, int with_node)
     free(w);
 }
 
+/* The archive written at path, which must exist. */
 static unsigned char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
+    unsigned char *b = ts_slurp(path, len);
     assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
     return b;
 }
 

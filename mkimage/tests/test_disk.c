@@ -26,30 +26,14 @@
 #include "disk_probe.h"
 #include "disk_qcow2.h"
 #include "disk_tree.h"
+#include "test_support.h"
 
 static char scratch[4096];
-
-static void sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int r = system(cmd);
-    if (r != 0)
-        fail_msg("command failed (%d): %s", r, cmd);
-}
 
 static int setup_scratch(void **state)
 {
     (void)state;
-    const char *build = getenv("BUILD");
-    char base[2048];
-    snprintf(base, sizeof base, "%s/tmp", build && *build ? build : "/tmp");
-    mkdir(base, 0755);
-    snprintf(scratch, sizeof scratch, "%s/test_disk.XXXXXX", base);
-    return mkdtemp(scratch) ? 0 : -1;
+    return ts_scratch_dir(scratch, sizeof scratch, "test_disk");
 }
 
 static int teardown_scratch(void **state)
@@ -81,17 +65,17 @@ static bool can_build(void)
  * inode numbers and readdir order differ between two copies. */
 static void make_tree(const char *dir, bool reverse)
 {
-    sh("mkdir -p '%s'", dir);
+    ts_sh("mkdir -p '%s'", dir);
     for (int k = 0; k < 40; k++) {
         int i = reverse ? 39 - k : k;
-        sh("mkdir -p '%s/d%d' && printf 'content %d\\n' > '%s/d%d/g%02d'", dir, i % 7, i, dir,
+        ts_sh("mkdir -p '%s/d%d' && printf 'content %d\\n' > '%s/d%d/g%02d'", dir, i % 7, i, dir,
            i % 7, i);
-        sh("printf 'file %d\\n' > '%s/f%02d'", i, dir, i);
+        ts_sh("printf 'file %d\\n' > '%s/f%02d'", i, dir, i);
     }
-    sh("head -c 300000 /dev/zero | tr '\\0' 'x' > '%s/big'", dir);
-    sh("ln '%s/f01' '%s/hard' && ln -s f02 '%s/sym' && mkfifo '%s/fifo'", dir, dir, dir, dir);
-    sh("chmod 4755 '%s/f03'", dir);
-    sh("find '%s' -exec touch -h -d '2024-03-01 10:00:00' {} +", dir);
+    ts_sh("head -c 300000 /dev/zero | tr '\\0' 'x' > '%s/big'", dir);
+    ts_sh("ln '%s/f01' '%s/hard' && ln -s f02 '%s/sym' && mkfifo '%s/fifo'", dir, dir, dir, dir);
+    ts_sh("chmod 4755 '%s/f03'", dir);
+    ts_sh("find '%s' -exec touch -h -d '2024-03-01 10:00:00' {} +", dir);
 }
 
 static void file_absent_like(const char *dir, const char *needle)
@@ -212,7 +196,7 @@ static void test_tree_scan(void **state)
     char tree[4200];
     snprintf(tree, sizeof tree, "%s/scan", scratch);
     make_tree(tree, false);
-    sh("touch -d '2024-05-01 00:00:00' '%s/f05'", tree);
+    ts_sh("touch -d '2024-05-01 00:00:00' '%s/f05'", tree);
     disk_tree_info info;
     mk_err err = {{0}};
     assert_int_equal(disk_tree_scan(tree, 0, &info, &err), 0);
@@ -229,7 +213,7 @@ static void test_tree_scan(void **state)
     snprintf(missing, sizeof missing, "%s/none", scratch);
     assert_int_equal(disk_tree_scan(missing, 0, &info, &err), -1);
     /* Entries modified after a cut-off count as created, not as input. */
-    sh("touch '%s/f06'", tree);
+    ts_sh("touch '%s/f06'", tree);
     assert_int_equal(disk_tree_scan(tree, expect + 1, &info, &err), 0);
     assert_int_equal(info.created, 1);
     assert_int_equal(info.newest_mtime, expect);
@@ -246,7 +230,7 @@ static void test_repro_preload(void **state)
     if (access(so, R_OK) != 0 || !have_tool("python3"))
         skip();
     snprintf(dir, sizeof dir, "%s/preload", scratch);
-    sh("mkdir -p '%s' && echo x > '%s/a' && ln '%s/a' '%s/b' && echo y > '%s/c'", dir, dir, dir,
+    ts_sh("mkdir -p '%s' && echo x > '%s/a' && ln '%s/a' '%s/b' && echo y > '%s/c'", dir, dir, dir,
        dir, dir);
     bool xattrs = have_tool("setfattr");
     if (xattrs) {
@@ -259,7 +243,7 @@ static void test_repro_preload(void **state)
     snprintf(tree_env, sizeof tree_env, "REVM_REPRO_TREE=%s", dir);
     const char *env[] = {preload, "REVM_REPRO_SEED=s", "SOURCE_DATE_EPOCH=1234567", tree_env,
                          "REVM_REPRO_CLAMP_AFTER=1500000000", NULL};
-    sh("touch -d @978307200 '%s/a'", dir); /* input: kept; c is new: clamped */
+    ts_sh("touch -d @978307200 '%s/a'", dir); /* input: kept; c is new: clamped */
     const char *date_argv[] = {"sh", "-c", "test \"$(date +%s)\" = 1234567", NULL};
     disk_command cmd = {.argv = date_argv, .env = env, .keep_fd = -1};
     mk_err err = {{0}};
@@ -346,8 +330,8 @@ static void test_qcow2_write(void **state)
     assert_int_equal((uint64_t)sb.st_size, bytes);
     /* 2+2+2+2+2 data clusters (each 70000-byte write spans two), no zero cluster */
     assert_int_equal(bytes % 65536, 0);
-    sh("qemu-img check -q -f qcow2 '%s'", out);
-    sh("qemu-img compare -q -f raw -F qcow2 '%s' '%s'", raw, out);
+    ts_sh("qemu-img check -q -f qcow2 '%s'", out);
+    ts_sh("qemu-img compare -q -f raw -F qcow2 '%s' '%s'", raw, out);
     unlink(raw);
 }
 
@@ -446,7 +430,7 @@ static void test_bad_spec(void **state)
     (void)state;
     char tree[4200], out[4300], missing_dir[4300];
     snprintf(tree, sizeof tree, "%s/spec-tree", scratch);
-    sh("mkdir -p '%s'", tree);
+    ts_sh("mkdir -p '%s'", tree);
     snprintf(out, sizeof out, "%s/x.qcow2", scratch);
     snprintf(missing_dir, sizeof missing_dir, "%s/nope/x.qcow2", scratch);
     disk_spec spec = {.tree = tree, .out_qcow2 = out, .size_bytes = 1ull << 30, .seed = "s"};
@@ -478,7 +462,7 @@ static void test_out_of_space(void **state)
     char small[4200], tree[4200], out[4300], ok_out[4300];
     snprintf(small, sizeof small, "%s/small", scratch);
     snprintf(tree, sizeof tree, "%s/space-tree", scratch);
-    sh("mkdir -p '%s'", small);
+    ts_sh("mkdir -p '%s'", small);
     make_tree(tree, false);
     if (mount("tmpfs", small, "tmpfs", 0, "size=1m") != 0)
         skip();

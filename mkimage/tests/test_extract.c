@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "extract.h"
+#include "test_support.h"
 
 static char g_tmp[2048];
 static int g_fake_root;
@@ -118,22 +119,14 @@ static void make_dir(char *out, size_t n)
 static int setup(void **state)
 {
     (void)state;
-    const char *build = getenv("BUILD");
-    char base[1024];
-    snprintf(base, sizeof base, "%s/tmp", build && *build ? build : "/tmp");
-    mkdir(base, 0755);
-    snprintf(g_tmp, sizeof g_tmp, "%s/test_extract.XXXXXX", base);
-    assert_non_null(mkdtemp(g_tmp));
     g_fake_root = geteuid() == 0;
-    return 0;
+    return ts_scratch_dir(g_tmp, sizeof g_tmp, "test_extract");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    return system(cmd) == 0 ? 0 : -1;
+    return ts_remove_tree(g_tmp);
 }
 
 /* A rootfs-like archive with every kind of entry. */

@@ -27,6 +27,7 @@
 #include "fetch.h"
 #include "fetch_url.h"
 #include "progress.h"
+#include "test_support.h"
 
 #define PAYLOAD_SIZE (2u << 20)
 
@@ -42,18 +43,6 @@ static struct {
 } g;
 
 /* ---- helpers ---- */
-
-/* snprintf that fails the test instead of truncating. */
-static void xsnprintf(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void xsnprintf(char *out, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out, size, fmt, ap);
-    va_end(ap);
-    assert_true(n >= 0 && (size_t)n < size);
-}
 
 static void pathf(char out[PATH_MAX], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void pathf(char out[PATH_MAX], const char *fmt, ...)
@@ -138,7 +127,7 @@ static int start_server(void)
             int ok = fscanf(f, "%d", &port);
             fclose(f);
             if (ok == 1 && port > 0) {
-                xsnprintf(g.base, sizeof g.base, "http://127.0.0.1:%d", port);
+                ts_snprintf(g.base, sizeof g.base, "http://127.0.0.1:%d", port);
                 return 0;
             }
         }
@@ -153,11 +142,11 @@ static int group_setup(void **state)
     (void)state;
     progress_set_quiet(true);
     const char *build = getenv("BUILD");
-    xsnprintf(g.dir, sizeof g.dir, "%s/tmp/test_fetch.%ld", build ? build : "/tmp", (long)getpid());
-    xsnprintf(g.www, sizeof g.www, "%s/www", g.dir);
-    xsnprintf(g.log, sizeof g.log, "%s/requests.log", g.dir);
+    ts_snprintf(g.dir, sizeof g.dir, "%s/tmp/test_fetch.%ld", build ? build : "/tmp", (long)getpid());
+    ts_snprintf(g.www, sizeof g.www, "%s/www", g.dir);
+    ts_snprintf(g.log, sizeof g.log, "%s/requests.log", g.dir);
     char cmd[PATH_MAX + 64];
-    xsnprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", g.dir, g.www);
+    ts_snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", g.dir, g.www);
     if (run(cmd) != 0)
         return -1;
 
@@ -176,35 +165,35 @@ static int group_setup(void **state)
     static const char *names[] = {"void-x86_64-musl-ROOTFS-20250202.tar.xz", "a.tar.xz", "b.tar.xz",
                                   "c.tar.xz", "d.tar.xz", "e.tar.xz", "f.tar.xz", "g.tar.xz"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        xsnprintf(p, sizeof p, "%s/%s", g.www, names[i]);
+        ts_snprintf(p, sizeof p, "%s/%s", g.www, names[i]);
         write_file(p, buf, PAYLOAD_SIZE);
     }
     free(buf);
-    xsnprintf(p, sizeof p, "%s/a.tar.xz", g.www);
+    ts_snprintf(p, sizeof p, "%s/a.tar.xz", g.www);
     mk_err err;
     if (hash_file(p, g.sha, g.b3, &err) < 0)
         return -1;
 
     /* BSD list as Void publishes it, a GNU one, and one lacking our file. */
     char text[1024];
-    xsnprintf(text, sizeof text,
+    ts_snprintf(text, sizeof text,
                      "SHA256 (void-x86_64-ROOTFS-20250202.tar.xz) = %064d\n"
                      "SHA256 (void-x86_64-musl-ROOTFS-20250202.tar.xz) = %s\n"
                      "SHA256 (a.tar.xz) = %s\n",
                      0, g.sha, g.sha);
-    xsnprintf(p, sizeof p, "%s/sha256sum.txt", g.www);
+    ts_snprintf(p, sizeof p, "%s/sha256sum.txt", g.www);
     write_file(p, text, strlen(text));
-    xsnprintf(text, sizeof text, "%s  b.tar.xz\n%s *c.tar.xz\n", g.sha, g.sha);
-    xsnprintf(p, sizeof p, "%s/gnu.sums", g.www);
+    ts_snprintf(text, sizeof text, "%s  b.tar.xz\n%s *c.tar.xz\n", g.sha, g.sha);
+    ts_snprintf(p, sizeof p, "%s/gnu.sums", g.www);
     write_file(p, text, strlen(text));
-    xsnprintf(p, sizeof p, "%s/other.sums", g.www);
+    ts_snprintf(p, sizeof p, "%s/other.sums", g.www);
     write_file(p, "SHA256 (zzz.tar.xz) = 00\n", 25);
 
     /* A key pair and a signature over sha256sum.txt made by the real minisign. */
     g.have_minisign = run("command -v minisign >/dev/null 2>&1") == 0;
     if (g.have_minisign) {
         char sign[4 * PATH_MAX];
-        xsnprintf(sign, sizeof sign,
+        ts_snprintf(sign, sizeof sign,
                  "cd '%s' && minisign -G -W -p test.pub -s test.key >/dev/null && "
                  "minisign -S -s test.key -m www/sha256sum.txt -x www/sha256sum.sig "
                  "-t 'test release' >/dev/null && "
@@ -225,7 +214,7 @@ static int group_teardown(void **state)
     }
     if (!getenv("KEEP_TMP")) {
         char cmd[PATH_MAX + 16];
-        xsnprintf(cmd, sizeof cmd, "rm -rf '%s'", g.dir);
+        ts_snprintf(cmd, sizeof cmd, "rm -rf '%s'", g.dir);
         run(cmd);
     }
     return 0;
@@ -320,7 +309,7 @@ static void test_sums_file_lookup_and_cache(void **state)
     new_cache(stale_cache);
     sha256_hex_of(sums, strlen(sums), key);
     pathf(stale, "%s/url/%s", stale_cache, key);
-    xsnprintf(cmd, sizeof cmd, "mkdir -p '%s/url' && echo 'SHA256 (old.tar.xz) = %s' > '%s'",
+    ts_snprintf(cmd, sizeof cmd, "mkdir -p '%s/url' && echo 'SHA256 (old.tar.xz) = %s' > '%s'",
               stale_cache, g.sha, stale);
     assert_int_equal(run(cmd), 0);
     rq = base_request(u, stale_cache);
@@ -365,7 +354,7 @@ static void test_signed_sums(void **state)
 
     /* The key as a base64 string (second line of the .pub file). */
     char cmd[PATH_MAX + 32], key[128] = "";
-    xsnprintf(cmd, sizeof cmd, "sed -n 2p '%s'", pub);
+    ts_snprintf(cmd, sizeof cmd, "sed -n 2p '%s'", pub);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     assert_non_null(fgets(key, sizeof key, p));
@@ -417,7 +406,7 @@ static void test_wrong_checksum_leaves_nothing(void **state)
     mk_err err = {""};
     assert_int_equal(fetch_verified(&rq, &r, &err), -1);
     char want[PATH_MAX + 256];
-    xsnprintf(want, sizeof want, "%s: SHA-256 mismatch: expected %s, got %s", u, wrong, g.sha);
+    ts_snprintf(want, sizeof want, "%s: SHA-256 mismatch: expected %s, got %s", u, wrong, g.sha);
     assert_string_equal(err.msg, want);
     pathf(final, "%s/sha256/%s", cache, wrong);
     pathf(part, "%s/sha256/%s.part", cache, wrong);
@@ -439,7 +428,7 @@ static void test_http_404(void **state)
     int before = requests(NULL);
     assert_int_equal(fetch_verified(&rq, &r, &err), -1);
     char want[PATH_MAX + 16];
-    xsnprintf(want, sizeof want, "%s: HTTP 404", u);
+    ts_snprintf(want, sizeof want, "%s: HTTP 404", u);
     assert_string_equal(err.msg, want);
     assert_int_equal(requests(NULL), before + 1); /* a 404 is not retried */
     cache_file(final, cache, "");
@@ -454,7 +443,7 @@ static void test_http_404(void **state)
     rq.sha256 = NULL;
     rq.sums_url = sums;
     assert_int_equal(fetch_verified(&rq, &r, &err), -1);
-    xsnprintf(want, sizeof want, "%s: HTTP 404", sums);
+    ts_snprintf(want, sizeof want, "%s: HTTP 404", sums);
     assert_string_equal(err.msg, want);
 }
 
@@ -474,7 +463,7 @@ static void test_stall_times_out(void **state)
     assert_int_equal(fetch_verified(&rq, &r, &err), -1);
     assert_true(time(NULL) - t0 < 10);
     char want[PATH_MAX + 64];
-    xsnprintf(want, sizeof want, "%s: stalled: no data for 1 s", u);
+    ts_snprintf(want, sizeof want, "%s: stalled: no data for 1 s", u);
     assert_string_equal(err.msg, want);
     cache_file(final, cache, "");
     assert_false(exists(final));
@@ -501,7 +490,7 @@ static void test_retries_on_503(void **state)
     rq.retries = 1;
     assert_int_equal(fetch_verified(&rq, &r, &err), -1);
     char want[PATH_MAX + 64];
-    xsnprintf(want, sizeof want, "%s: HTTP 503 (gave up after 2 attempts)", u);
+    ts_snprintf(want, sizeof want, "%s: HTTP 503 (gave up after 2 attempts)", u);
     assert_string_equal(err.msg, want);
 }
 
@@ -509,7 +498,7 @@ static void test_resume_after_truncation(void **state)
 {
     (void)state;
     char u[PATH_MAX], cache[PATH_MAX], part[PATH_MAX], final[PATH_MAX], range[64];
-    xsnprintf(range, sizeof range, "range=bytes=%u-", PAYLOAD_SIZE / 2);
+    ts_snprintf(range, sizeof range, "range=bytes=%u-", PAYLOAD_SIZE / 2);
 
     /* Within one run: the retry resumes where the cut connection stopped. */
     url(u, "/truncate/a.tar.xz");
@@ -555,7 +544,7 @@ static void test_resume_edge_cases(void **state)
     new_cache(cache);
     cache_file(part, cache, ".part");
     pathf(src, "%s/e.tar.xz", g.www);
-    xsnprintf(cmd, sizeof cmd, "mkdir -p '%s/sha256' && head -c 1000 '%s' > '%s'", cache, src, part);
+    ts_snprintf(cmd, sizeof cmd, "mkdir -p '%s/sha256' && head -c 1000 '%s' > '%s'", cache, src, part);
     assert_int_equal(run(cmd), 0);
     fetch_request rq = base_request(u, cache);
     rq.sha256 = g.sha;
@@ -567,7 +556,7 @@ static void test_resume_edge_cases(void **state)
     url(u, "/f.tar.xz");
     new_cache(cache);
     cache_file(part, cache, ".part");
-    xsnprintf(cmd, sizeof cmd, "mkdir -p '%s/sha256' && head -c 5000 /dev/zero > '%s'", cache, part);
+    ts_snprintf(cmd, sizeof cmd, "mkdir -p '%s/sha256' && head -c 5000 /dev/zero > '%s'", cache, part);
     assert_int_equal(run(cmd), 0);
     rq = base_request(u, cache);
     rq.sha256 = g.sha;
@@ -580,7 +569,7 @@ static void test_resume_edge_cases(void **state)
     new_cache(cache);
     cache_file(part, cache, ".part");
     pathf(src, "%s/g.tar.xz", g.www);
-    xsnprintf(cmd, sizeof cmd, "mkdir -p '%s/sha256' && cp '%s' '%s'", cache, src, part);
+    ts_snprintf(cmd, sizeof cmd, "mkdir -p '%s/sha256' && cp '%s' '%s'", cache, src, part);
     assert_int_equal(run(cmd), 0);
     rq = base_request(u, cache);
     rq.sha256 = g.sha;
@@ -591,7 +580,7 @@ static void test_resume_edge_cases(void **state)
     /* A corrupted cache entry is replaced, not trusted. */
     char final[PATH_MAX];
     cache_file(final, cache, "");
-    xsnprintf(cmd, sizeof cmd, "printf x >> '%s'", final);
+    ts_snprintf(cmd, sizeof cmd, "printf x >> '%s'", final);
     assert_int_equal(run(cmd), 0);
     assert_int_equal(fetch_verified(&rq, &r, &err), 0);
     assert_false(r.from_cache);
@@ -658,7 +647,7 @@ static void test_local_write_error(void **state)
     signal(SIGXFSZ, prev);
     assert_int_equal(rc, -1);
     char want[PATH_MAX + 64];
-    xsnprintf(want, sizeof want, "%s: cannot write: File too large", part);
+    ts_snprintf(want, sizeof want, "%s: cannot write: File too large", part);
     assert_string_equal(err.msg, want);
     assert_false(exists(part));
     assert_false(exists(final));
@@ -669,7 +658,7 @@ static void test_local_sources(void **state)
     (void)state;
     char path[PATH_MAX], furl[PATH_MAX + 8], cache[PATH_MAX];
     pathf(path, "%s/a.tar.xz", g.www);
-    xsnprintf(furl, sizeof furl, "file://%s", path);
+    ts_snprintf(furl, sizeof furl, "file://%s", path);
     new_cache(cache);
     fetch_request rq = base_request(path, cache);
     rq.sha256 = g.sha;
@@ -708,7 +697,7 @@ static void test_local_sources(void **state)
     rq.url = path;
     assert_int_equal(fetch_verified(&rq, &r, &err), -1);
     char want[PATH_MAX + 64];
-    xsnprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
+    ts_snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
     assert_string_equal(err.msg, want);
 }
 
@@ -740,7 +729,7 @@ static void test_request_errors(void **state)
     assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
     assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
     close(s);
-    xsnprintf(u, sizeof u, "http://127.0.0.1:%d/x.tar.xz", ntohs(a.sin_port));
+    ts_snprintf(u, sizeof u, "http://127.0.0.1:%d/x.tar.xz", ntohs(a.sin_port));
     rq = base_request(u, cache);
     rq.sha256 = g.sha;
     rq.retries = -1;

@@ -24,22 +24,17 @@
 #include "initramfs.h"
 #include "kernel.h"
 #include "kmod.h"
+#include "test_support.h"
 
-static char build[512], tmpdir[600], tree[600], init_bin[600];
+static char tmpdir[600], tree[600], init_bin[600];
 static kernel_tree kt;
 
 static int setup(void **state)
 {
     (void)state;
-    const char *b = getenv("BUILD");
-    snprintf(build, sizeof build, "%s", b ? b : "build");
-    snprintf(tree, sizeof tree, "%s/fixtures/kernel/tree", build);
-    snprintf(init_bin, sizeof init_bin, "%s/lib/revm/revm-init", build);
-    snprintf(tmpdir, sizeof tmpdir, "%s/tmp/test_initramfs.XXXXXX", build);
-    char d[600];
-    snprintf(d, sizeof d, "%s/tmp", build);
-    mkdir(d, 0755);
-    if (!mkdtemp(tmpdir))
+    snprintf(tree, sizeof tree, "%s/fixtures/kernel/tree", ts_build_dir());
+    snprintf(init_bin, sizeof init_bin, "%s/lib/revm/revm-init", ts_build_dir());
+    if (ts_scratch_dir(tmpdir, sizeof tmpdir, "test_initramfs") < 0)
         return -1;
     mk_err err;
     if (access(tree, F_OK) == 0 && kernel_open(tree, tmpdir, &kt, &err) < 0) {
@@ -53,25 +48,7 @@ static int teardown(void **state)
 {
     (void)state;
     kmod_index_reset();
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
+    return ts_remove_tree(tmpdir);
 }
 
 static void need_fixture(void)
@@ -146,7 +123,7 @@ static void test_deterministic(void **state)
     assert_int_equal(initramfs_write(&kt, &mods, init_bin, o1, &err), 0);
     assert_int_equal(initramfs_write(&kt, &mods, init_bin, o2, &err), 0);
     size_t l1, l2;
-    unsigned char *b1 = slurp(o1, &l1), *b2 = slurp(o2, &l2);
+    unsigned char *b1 = ts_slurp(o1, &l1), *b2 = ts_slurp(o2, &l2);
     assert_non_null(b1);
     assert_non_null(b2);
     assert_int_equal(l1, l2);
@@ -212,7 +189,7 @@ static void test_compressed_modules_are_decompressed(void **state)
     char orig_path[PATH_MAX + 64];
     snprintf(orig_path, sizeof orig_path, "%s/kernel/drivers/virtio/virtio_ring.ko", kt.modules_dir);
     size_t olen;
-    unsigned char *orig = slurp(orig_path, &olen);
+    unsigned char *orig = ts_slurp(orig_path, &olen);
     assert_non_null(orig);
     struct archive *a = archive_read_new();
     archive_read_support_format_cpio(a);

@@ -20,40 +20,22 @@
 
 #include "kernel.h"
 #include "kmod.h"
+#include "test_support.h"
 
 static char tmpdir[512], fixtures[512];
-
-static void sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    assert_int_equal(system(cmd), 0);
-}
 
 static int setup(void **state)
 {
     (void)state;
-    const char *b = getenv("BUILD");
-    char d[400];
-    if (snprintf(d, sizeof d, "%s/tmp", b ? b : "build") >= (int)sizeof d)
-        return -1;
-    mkdir(d, 0755);
-    if (snprintf(tmpdir, sizeof tmpdir, "%s/test_kernel.XXXXXX", d) >= (int)sizeof tmpdir)
-        return -1;
-    snprintf(fixtures, sizeof fixtures, "%s/fixtures/kernel", b ? b : "build");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    snprintf(fixtures, sizeof fixtures, "%s/fixtures/kernel", ts_build_dir());
+    return ts_scratch_dir(tmpdir, sizeof tmpdir, "test_kernel");
 }
 
 static int teardown(void **state)
 {
     (void)state;
     kmod_index_reset();
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return ts_remove_tree(tmpdir);
 }
 
 /* An archive entry to write: type 'f' file (data), 'd' dir, 'l' symlink (data = target). */
@@ -185,7 +167,7 @@ static void test_directory_void_layout_and_choice(void **state)
     (void)state;
     char root[700];
     path_in(root, sizeof root, "voiddir");
-    sh("mkdir -p '%s/boot' '%s/usr/lib/modules/6.12.9_1/kernel' '%s/usr/lib/modules/6.12.10_1' "
+    ts_sh("mkdir -p '%s/boot' '%s/usr/lib/modules/6.12.9_1/kernel' '%s/usr/lib/modules/6.12.10_1' "
        "&& echo k > '%s/boot/vmlinuz-6.12.9_1' && echo k > '%s/boot/vmlinuz-6.12.10_1' "
        "&& echo k > '%s/boot/vmlinuz-7.0_1'", root, root, root, root, root, root);
     kernel_tree k;
@@ -197,12 +179,12 @@ static void test_directory_void_layout_and_choice(void **state)
 
     char lonely[700];
     path_in(lonely, sizeof lonely, "lonely");
-    sh("mkdir -p '%s/boot' && echo k > '%s/boot/vmlinuz-5.0'", lonely, lonely);
+    ts_sh("mkdir -p '%s/boot' && echo k > '%s/boot/vmlinuz-5.0'", lonely, lonely);
     assert_int_equal(kernel_open(lonely, NULL, &k, &err), -1);
     assert_non_null(strstr(err.msg, "kernel 5.0 has no module directory"));
     char empty[700];
     path_in(empty, sizeof empty, "empty");
-    sh("mkdir -p '%s'", empty);
+    ts_sh("mkdir -p '%s'", empty);
     assert_int_equal(kernel_open(empty, NULL, &k, &err), -1);
     assert_non_null(strstr(err.msg, "no kernel found"));
     assert_int_equal(kernel_open("/nonexistent-kernel-src", NULL, &k, &err), -1);
@@ -330,7 +312,7 @@ static void test_hostile_packages(void **state)
     assert_non_null(strstr(err.msg, "duplicate entry"));
 
     path_in(pkg, sizeof pkg, "junk.xbps");
-    sh("head -c 3000 /dev/urandom > '%s'", pkg);
+    ts_sh("head -c 3000 /dev/urandom > '%s'", pkg);
     assert_int_equal(kernel_open(pkg, work, &k, &err), -1);
     assert_non_null(strstr(err.msg, "junk.xbps"));
 
@@ -339,7 +321,7 @@ static void test_hostile_packages(void **state)
     write_tar(pkg, ARCHIVE_FILTER_ZSTD, good_ents, sizeof good_ents / sizeof good_ents[0]);
     char cut[700];
     path_in(cut, sizeof cut, "cut.xbps");
-    sh("head -c 200 '%s' > '%s'", pkg, cut);
+    ts_sh("head -c 200 '%s' > '%s'", pkg, cut);
     assert_int_equal(kernel_open(cut, work, &k, &err), -1);
     assert_non_null(strstr(err.msg, "cut.xbps"));
 }

@@ -17,34 +17,18 @@
 #include "kernel.h"
 #include "kmod.h"
 #include "modinfo.h"
+#include "test_support.h"
 
 static char tmpdir[512], fixture[600];
 static kernel_tree deb; /* the fixture kernel, when present */
 static int have_fixture;
 
-static void sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    assert_int_equal(system(cmd), 0);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    const char *b = getenv("BUILD");
-    char d[400];
-    if (snprintf(d, sizeof d, "%s/tmp", b ? b : "build") >= (int)sizeof d)
+    if (ts_scratch_dir(tmpdir, sizeof tmpdir, "test_kmod") < 0)
         return -1;
-    mkdir(d, 0755);
-    if (snprintf(tmpdir, sizeof tmpdir, "%s/test_kmod.XXXXXX", d) >= (int)sizeof tmpdir)
-        return -1;
-    if (!mkdtemp(tmpdir))
-        return -1;
-    snprintf(fixture, sizeof fixture, "%s/fixtures/kernel/tree", b ? b : "build");
+    snprintf(fixture, sizeof fixture, "%s/fixtures/kernel/tree", ts_build_dir());
     mk_err err;
     have_fixture = access(fixture, F_OK) == 0 && kernel_open(fixture, tmpdir, &deb, &err) == 0;
     return 0;
@@ -54,9 +38,7 @@ static int teardown(void **state)
 {
     (void)state;
     kmod_index_reset();
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return ts_remove_tree(tmpdir);
 }
 
 static void need_fixture(void)
@@ -299,7 +281,7 @@ static void make_tree(const char *name, kernel_tree *k)
     snprintf(k->version, sizeof k->version, "1.0");
     assert_true(snprintf(k->modules_dir, sizeof k->modules_dir, "%s/lib/modules/1.0", k->root) <
                 (int)sizeof k->modules_dir);
-    sh("mkdir -p '%s/kernel/x' '%s/boot' && touch '%s/boot/vmlinuz-1.0'", k->modules_dir,
+    ts_sh("mkdir -p '%s/kernel/x' '%s/boot' && touch '%s/boot/vmlinuz-1.0'", k->modules_dir,
        k->root, k->root);
 }
 
@@ -309,7 +291,7 @@ static void test_modules_dep_file(void **state)
     kernel_tree k;
     make_tree("depfile", &k);
     /* not ELF: all dependency knowledge comes from modules.dep */
-    sh("cd '%s' && for m in a b c d; do echo $m > kernel/x/$m.ko; done && "
+    ts_sh("cd '%s' && for m in a b c d; do echo $m > kernel/x/$m.ko; done && "
        "printf 'kernel/x/a.ko: kernel/x/b.ko kernel/x/c.ko\\nkernel/x/b.ko: kernel/x/c.ko\\n"
        "kernel/x/c.ko:\\nkernel/x/d.ko: kernel/x/missing.ko\\n' > modules.dep",
        k.modules_dir);
@@ -333,7 +315,7 @@ static void test_cycle(void **state)
     (void)state;
     kernel_tree k;
     make_tree("cycle", &k);
-    sh("cd '%s' && echo > kernel/x/a.ko && echo > kernel/x/b.ko && "
+    ts_sh("cd '%s' && echo > kernel/x/a.ko && echo > kernel/x/b.ko && "
        "printf 'kernel/x/a.ko: kernel/x/b.ko\\nkernel/x/b.ko: kernel/x/a.ko\\n' > modules.dep",
        k.modules_dir);
     const char *names[] = {"a"};
@@ -356,7 +338,7 @@ static void test_compressed_modules(void **state)
     const char *src = deb.modules_dir;
     /* Void ships .ko.zst, others .ko.xz or .ko.gz; no modules.dep: .modinfo is read
      * through the decompressor. */
-    sh("cd '%s' && xz -c '%s/kernel/drivers/virtio/virtio.ko' > kernel/x/virtio.ko.xz && "
+    ts_sh("cd '%s' && xz -c '%s/kernel/drivers/virtio/virtio.ko' > kernel/x/virtio.ko.xz && "
        "zstd -q -c '%s/kernel/drivers/virtio/virtio_ring.ko' > kernel/x/virtio_ring.ko.zst && "
        "gzip -c '%s/kernel/drivers/block/virtio_blk.ko' > kernel/x/virtio_blk.ko.gz",
        k.modules_dir, src, src, src);
@@ -379,7 +361,7 @@ static void test_compressed_modules(void **state)
     kmod_plain_path("kernel/x/virtio_ring.ko.zst", plain, sizeof plain);
     assert_string_equal(plain, "kernel/x/virtio_ring.ko");
     /* a corrupt compressed module is an error naming it */
-    sh("printf 'garbage' | xz -c | head -c 20 > '%s/kernel/x/bad.ko.xz'", k.modules_dir);
+    ts_sh("printf 'garbage' | xz -c | head -c 20 > '%s/kernel/x/bad.ko.xz'", k.modules_dir);
     assert_int_equal(kmod_read(&k, "kernel/x/bad.ko.xz", &a, &al, &err), -1);
     assert_non_null(strstr(err.msg, "bad.ko.xz"));
     kmod_list_free(&l);
@@ -392,7 +374,7 @@ static void check_install(const char *rootname, const char *link_target)
 {
     char root[700];
     snprintf(root, sizeof root, "%s/%s", tmpdir, rootname);
-    sh("mkdir -p '%s/usr/lib' && ln -s '%s' '%s/lib'", root, link_target, root);
+    ts_sh("mkdir -p '%s/usr/lib' && ln -s '%s' '%s/lib'", root, link_target, root);
     const char *names[] = {"virtio_blk"};
     kmod_list l;
     mk_err err = {{0}};

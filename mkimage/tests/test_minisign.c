@@ -17,22 +17,12 @@
 
 #include "minisign.h"
 #include "void_default.h"
+#include "test_support.h"
 
 static char dir[PATH_MAX];
 static bool have_minisign;
 static const char MSG[] = "SHA256 (void-x86_64-musl-ROOTFS-20250202.tar.xz) = "
                           "27b2945ea7e2ca2a6ab123ce6f284b255adea2182820da25483d700ffe16e7c2\n";
-
-static void xsnprintf(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void xsnprintf(char *out, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out, size, fmt, ap);
-    va_end(ap);
-    assert_true(n >= 0 && (size_t)n < size);
-}
 
 static int sh(const char *cmd)
 {
@@ -44,7 +34,7 @@ static int sh(const char *cmd)
 static size_t slurp(const char *name, char *buf, size_t size)
 {
     char p[PATH_MAX + 64];
-    xsnprintf(p, sizeof p, "%s/%s", dir, name);
+    ts_snprintf(p, sizeof p, "%s/%s", dir, name);
     FILE *f = fopen(p, "rb");
     assert_non_null(f);
     size_t n = fread(buf, 1, size - 1, f);
@@ -57,7 +47,7 @@ static void load_key(const char *name, minisign_pubkey *pk)
 {
     char p[PATH_MAX + 64];
     mk_err err = {""};
-    xsnprintf(p, sizeof p, "%s/%s", dir, name);
+    ts_snprintf(p, sizeof p, "%s/%s", dir, name);
     assert_int_equal(minisign_pubkey_load(p, pk, &err), 0);
 }
 
@@ -116,7 +106,7 @@ static void test_prehashed_and_legacy_signatures(void **state)
 
     /* Our verdict matches minisign's own on the same files. */
     char cmd[2 * PATH_MAX];
-    xsnprintf(cmd, sizeof cmd, "cd '%s' && minisign -Vq -p a.pub -m sums.txt -x hashed.sig", dir);
+    ts_snprintf(cmd, sizeof cmd, "cd '%s' && minisign -Vq -p a.pub -m sums.txt -x hashed.sig", dir);
     assert_int_equal(sh(cmd), 0);
 }
 
@@ -191,7 +181,7 @@ static void test_pubkey_forms(void **state)
         char text[512], cmd[PATH_MAX + 64];
         size_t n = slurp("a.pub", text, sizeof text);
         assert_int_equal(minisign_pubkey_parse(text, n, "a.pub", &pk, &err), 0);
-        xsnprintf(cmd, sizeof cmd, "%s/a.pub", dir);
+        ts_snprintf(cmd, sizeof cmd, "%s/a.pub", dir);
         assert_int_equal(minisign_pubkey_load(cmd, &pk2, &err), 0);
         assert_memory_equal(&pk, &pk2, sizeof pk);
     }

@@ -20,9 +20,10 @@ command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not install
 command -v python3 >/dev/null || skip "python3 not installed"
 make -s -C "$TOP/mkimage" all >/dev/null
 make -s -C "$TOP/tests/tools" all >/dev/null
-"$TOP/scripts/fixtures/build-all.sh" >/dev/null 2>&1 ||
-  "$TOP/scripts/fixtures/build-all.sh" kernel small debian ||
+if ! "$TOP/scripts/fixtures/build-all.sh" kernel small debian >"$T/fixtures.log" 2>&1; then
+  tail -n 20 "$T/fixtures.log"
   skip "fixtures could not be built (needs root and the Debian mirror)"
+fi
 for f in small debian; do
   [ -f "$FIXTURES/$f/sha256sum.txt" ] || skip "fixture $f missing"
 done
@@ -123,7 +124,21 @@ boot_once() {
     "${extra[@]}" -serial "file:$log.console" </dev/null >"$log.qemu" 2>&1 &
   local qpid=$!
   track_pid "$qpid"
-  wait_for "$secs" grep -q "revm-probe: ready revm-$v" "$log.probe" || rc=1
+  local t0=$SECONDS
+  # A guest that printed nothing at all after 15 s is not running (broken KVM).
+  guest_up() {
+    grep -q "revm-probe: ready revm-$v" "$log.probe" && return 0
+    [ $((SECONDS - t0)) -lt 15 ] || [ -s "$log.console" ] || return 2
+    return 1
+  }
+  local end=$((SECONDS + secs))
+  while :; do
+    local g=0
+    guest_up || g=$?
+    [ $g -ne 0 ] || break
+    if [ $g -eq 2 ] || [ $SECONDS -ge $end ]; then rc=1; break; fi
+    sleep 0.2
+  done
   if [ $rc -eq 0 ] && [ "$v" = app ]; then
     wait_for 120 grep -q '^# treelist end' "$log.treelist" || rc=2
   fi

@@ -100,7 +100,9 @@ one_line_error "path traversal" ".." "$T/o6" \
   "$MK" "${common[@]}" --rootfs "$T/traversal.tar.xz" --out "$T/o6"
 one_line_error "symlink escape" "etc/link" "$T/o7" \
   "$MK" "${common[@]}" --rootfs "$T/escape.tar.xz" --out "$T/o7"
-[ ! -e "$T/evil" ] && [ ! -e /tmp/evil ] || fail "a hostile entry was written outside the tree"
+if [ -e "$T/evil" ] || [ -e /tmp/evil ]; then
+  fail "a hostile entry was written outside the tree"
+fi
 
 # ---- variants and modules ----
 one_line_error "unknown variant" "variant nosuch: unknown" "$T/o8" \
