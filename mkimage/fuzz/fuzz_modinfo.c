@@ -1,8 +1,9 @@
 /* libFuzzer target for the kernel-module metadata decoders (modinfo.h), which read
  * untrusted kernel packages: the ELF .modinfo section and its key=value strings,
- * depends= and softdep= lists, modules.dep, modules.alias and modules.builtin lines, module names
- * from paths, and the package entry path rule of kernel.c. The same bytes are fed
- * to every decoder: a crafted module and a crafted text index are both reachable. */
+ * depends= and softdep= lists, modules.dep, modules.alias and modules.builtin lines,
+ * module names from paths, and the package entry path rule of kernel.c. The same
+ * bytes are fed to every decoder: a crafted module and a crafted text index are both
+ * reachable. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
