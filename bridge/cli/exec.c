@@ -191,7 +191,8 @@ int cli_exec(const cli_opts *o, int argc, char **argv, bool login)
         size_t n = rb_client_pollfds(c, fds, 7, &timeout);
         fds[n] = (struct pollfd){.fd = sigfd, .events = POLLIN};
         if (poll(fds, n + 1, timeout) < 0 && errno != EINTR) {
-            fprintf(stderr, "revm: poll: %s\n", strerror(errno));
+            fprintf(stderr, "revm: VM %s: waiting for the session failed: %s\n", o->vm,
+                    strerror(errno));
             break;
         }
         if (fds[n].revents & POLLIN) {

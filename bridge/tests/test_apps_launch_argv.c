@@ -46,6 +46,7 @@ static void multicall(void **s)
     assert_string_equal(argv[6], "--utf-force");
     assert_string_equal(argv[7], "extra");
     assert_null(argv[8]);
+    free(argv); /* revm keeps it for its lifetime */
 
     /* not a launcher name, or no .argv file: unchanged */
     char *w[] = {"/usr/bin/revm", "ls", NULL};

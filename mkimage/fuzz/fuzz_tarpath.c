@@ -5,7 +5,8 @@
  *   t<path>            does path go through a recorded symlink?
  * Invariants checked: a normalized path is relative, has no "", "." or ".."
  * component, fits TARPATH_MAX, and normalizing it again changes nothing; the
- * symlink set answers consistently with what was added and removed. */
+ * symlink set answers consistently with what was added and removed; quoting any
+ * path for a message gives one printable line that fits its buffer. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -55,6 +56,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (target)
                 *target++ = '\0';
         }
+        char q[64];
+        tarpath_quote(arg, q, sizeof q);
+        if (strlen(q) >= sizeof q)
+            abort();
+        for (const char *c = q; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '"')
+                abort();
         tarpath_status s = tarpath_normalize(arg, norm, sizeof norm);
         if (tarpath_reason(s) == NULL)
             abort();

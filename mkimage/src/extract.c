@@ -215,32 +215,6 @@ static void pipe_stop(decode_pipe *p)
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Entry names are untrusted: quote them printable and bounded so the error stays
- * one line. */
-static const char *quoted(const char *name, char *out, size_t outsz)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-    if (!name)
-        name = "(unnamed)";
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (n + 8 >= outsz) {
-            memcpy(out + n, "...", 4);
-            return out;
-        }
-        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\') {
-            out[n++] = '\\';
-            out[n++] = 'x';
-            out[n++] = hex[*p >> 4];
-            out[n++] = hex[*p & 15];
-        } else {
-            out[n++] = (char)*p;
-        }
-    }
-    out[n] = '\0';
-    return out;
-}
-
 typedef struct job {
     const char *archive, *dest;
     char prefix[NAME_MAX + 2]; /* "<basename of dest>/" */
@@ -263,7 +237,7 @@ static int fail_read(job *j, const char *entry, mk_err *err)
         return mk_fail(err, "%s: corrupt, truncated or not a tar archive: %s", j->archive, msg);
     if (entry)
         return mk_fail(err, "%s: truncated or corrupt archive (in entry \"%s\"): %s", j->archive,
-                       quoted(entry, j->q, sizeof j->q), msg);
+                       tarpath_quote(entry, j->q, sizeof j->q), msg);
     return mk_fail(err, "%s: truncated or corrupt archive (after %llu entries): %s", j->archive,
                    (unsigned long long)j->st.entries, msg);
 }
@@ -274,9 +248,9 @@ static int fail_write(job *j, const char *entry, mk_err *err)
     const char *msg = archive_error_string(j->out);
     if (e == ENOSPC || e == EDQUOT)
         return mk_fail(err, "%s: out of disk space while writing entry \"%s\"", j->dest,
-                       quoted(entry, j->q, sizeof j->q));
+                       tarpath_quote(entry, j->q, sizeof j->q));
     return mk_fail(err, "%s: cannot write entry \"%s\": %s", j->dest,
-                   quoted(entry, j->q, sizeof j->q), msg ? msg : "unknown error");
+                   tarpath_quote(entry, j->q, sizeof j->q), msg ? msg : "unknown error");
 }
 
 static int fail_through(job *j, const char *entry, const char *what, const char *link, mk_err *err)
@@ -287,7 +261,7 @@ static int fail_through(job *j, const char *entry, const char *what, const char 
     target[n > 0 ? n : 0] = '\0';
     bool out = tarpath_symlink_escapes(link, target);
     return mk_fail(err, "%s: entry \"%s\": %s goes through symlink \"%s\"%s", j->archive,
-                   quoted(entry, j->q, sizeof j->q), what, quoted(link, j->q2, sizeof j->q2),
+                   tarpath_quote(entry, j->q, sizeof j->q), what, tarpath_quote(link, j->q2, sizeof j->q2),
                    out ? " pointing outside the tree" : "");
 }
 
@@ -296,13 +270,13 @@ static int check_entry(job *j, struct archive_entry *e, const char *name, mk_err
 {
     tarpath_status s = tarpath_normalize(name, j->norm, sizeof j->norm);
     if (s != TARPATH_OK)
-        return mk_fail(err, "%s: entry \"%s\": %s", j->archive, quoted(name, j->q, sizeof j->q),
+        return mk_fail(err, "%s: entry \"%s\": %s", j->archive, tarpath_quote(name, j->q, sizeof j->q),
                        tarpath_reason(s));
     mode_t type = archive_entry_filetype(e);
     const char *hard = archive_entry_hardlink(e);
     if (!j->norm[0] && (type != AE_IFDIR || hard))
         return mk_fail(err, "%s: entry \"%s\": the archive root must be a directory", j->archive,
-                       quoted(name, j->q, sizeof j->q));
+                       tarpath_quote(name, j->q, sizeof j->q));
     if (!j->norm[0]) {
         /* libarchive sets an existing directory's times at once, and every entry
          * created inside later bumps them: remember them for the end. */
@@ -322,18 +296,18 @@ static int check_entry(job *j, struct archive_entry *e, const char *name, mk_err
         return fail_through(j, name, "path", through, err);
     if (type == AE_IFDIR && !hard && tarpath_links_has(&j->links, j->norm))
         return mk_fail(err, "%s: entry \"%s\": directory would replace symlink \"%s\"",
-                       j->archive, quoted(name, j->q, sizeof j->q),
-                       quoted(j->norm, j->q2, sizeof j->q2));
+                       j->archive, tarpath_quote(name, j->q, sizeof j->q),
+                       tarpath_quote(j->norm, j->q2, sizeof j->q2));
 
     if (hard) {
         s = tarpath_normalize(hard, j->link_norm, sizeof j->link_norm);
         if (s != TARPATH_OK)
             return mk_fail(err, "%s: entry \"%s\": hard link target \"%s\": %s", j->archive,
-                           quoted(name, j->q, sizeof j->q), quoted(hard, j->q2, sizeof j->q2),
+                           tarpath_quote(name, j->q, sizeof j->q), tarpath_quote(hard, j->q2, sizeof j->q2),
                            tarpath_reason(s));
         if (!j->link_norm[0])
             return mk_fail(err, "%s: entry \"%s\": hard link to the archive root", j->archive,
-                           quoted(name, j->q, sizeof j->q));
+                           tarpath_quote(name, j->q, sizeof j->q));
         if (tarpath_links_through(&j->links, j->link_norm, through, sizeof through))
             return fail_through(j, name, "hard link target", through, err);
         snprintf(j->full, sizeof j->full, "%s%s", j->prefix, j->link_norm);
@@ -342,7 +316,7 @@ static int check_entry(job *j, struct archive_entry *e, const char *name, mk_err
         const char *target = archive_entry_symlink(e);
         if (!target || !*target)
             return mk_fail(err, "%s: entry \"%s\": symlink with an empty target", j->archive,
-                           quoted(name, j->q, sizeof j->q));
+                           tarpath_quote(name, j->q, sizeof j->q));
     }
     /* The root entry names dest itself: as "<dest>" seen from its parent it is an
      * ordinary directory entry to libarchive (a "." entry did not get its times). */
@@ -409,7 +383,7 @@ static int extract_entries(job *j, mk_err *err)
         char orig[2 * TARPATH_MAX];
         if (strlen(name) >= sizeof orig)
             return mk_fail(err, "%s: entry \"%s\": %s", j->archive,
-                           quoted(name, j->q, sizeof j->q), tarpath_reason(TARPATH_TOO_LONG));
+                           tarpath_quote(name, j->q, sizeof j->q), tarpath_reason(TARPATH_TOO_LONG));
         memcpy(orig, name, strlen(name) + 1);
         if (check_entry(j, e, orig, err) < 0)
             return -1;
@@ -420,7 +394,7 @@ static int extract_entries(job *j, mk_err *err)
              * that): remove it first so that libarchive never follows it. */
             if (unlink(archive_entry_pathname(e)) < 0 && errno != ENOENT)
                 return mk_fail_errno(err, errno, "%s: replacing symlink \"%s\"", j->dest,
-                                     quoted(orig, j->q, sizeof j->q));
+                                     tarpath_quote(orig, j->q, sizeof j->q));
             tarpath_links_remove(&j->links, j->norm);
         }
         if (archive_write_header(j->out, e) != ARCHIVE_OK)

@@ -110,8 +110,8 @@ static void dirset_free(dirset *d)
     free(d->v);
 }
 
-static int write_all(cpio_writer *w, const kernel_tree *k, const kmod_list *mods,
-                     const unsigned char *init, size_t init_len, mk_err *err)
+static int write_contents(cpio_writer *w, const kernel_tree *k, const kmod_list *mods,
+                          const unsigned char *init, size_t init_len, mk_err *err)
 {
     dirset dirs = {0};
     char *list = NULL;
@@ -193,7 +193,7 @@ int initramfs_write(const kernel_tree *k, const kmod_list *mods, const char *ini
         return mk_fail(err, "initramfs %s: out of memory", out_path);
     }
     cpio_begin(w, of.fd, build_mtime(), out_path);
-    int rc = write_all(w, k, mods, init, init_len, err);
+    int rc = write_contents(w, k, mods, init, init_len, err);
     free(w);
     free(init);
     if (rc < 0) {

@@ -16,6 +16,7 @@
 
 #include "outfile.h"
 #include "progress.h"
+#include "tarpath.h"
 
 /* Bounds for untrusted packages: a kernel image or module is a few MB; refuse
  * anything that would fill the disk or hang us on a crafted archive. */
@@ -146,6 +147,7 @@ struct pkg_ctx {
     uint64_t entries, bytes;
     progress prog;
     struct archive *outer;
+    char q[256]; /* the current entry's name, quoted for messages */
 };
 
 /* Opens (creating as needed) the directory `rel` below root_fd, one component at a
@@ -167,7 +169,8 @@ static int open_dirs(struct pkg_ctx *c, char *rel, mk_err *err)
                 close(fd);
                 if (e)
                     *e = '/';
-                return mk_fail_errno(err, en, "%s: mkdir %s", c->label, rel);
+                return mk_fail_errno(err, en, "%s: mkdir %s", c->label,
+                                     tarpath_quote(rel, c->q, sizeof c->q));
             }
             int nfd = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             int en = errno;
@@ -175,7 +178,8 @@ static int open_dirs(struct pkg_ctx *c, char *rel, mk_err *err)
             if (nfd < 0) {
                 if (e)
                     *e = '/';
-                return mk_fail_errno(err, en, "%s: open directory %s", c->label, rel);
+                return mk_fail_errno(err, en, "%s: open directory %s", c->label,
+                                     tarpath_quote(rel, c->q, sizeof c->q));
             }
             fd = nfd;
         }
@@ -190,15 +194,16 @@ static int open_dirs(struct pkg_ctx *c, char *rel, mk_err *err)
 static int write_entry_file(struct pkg_ctx *c, struct archive *a, const char *path,
                             int64_t size, mk_err *err)
 {
+    const char *qp = tarpath_quote(path, c->q, sizeof c->q);
     if (size < 0 || (uint64_t)size > MAX_ENTRY_BYTES)
-        return mk_fail(err, "%s: %s: entry too large", c->label, path);
+        return mk_fail(err, "%s: %s: entry too large", c->label, qp);
     if (c->bytes + (uint64_t)size > MAX_TOTAL_BYTES)
         return mk_fail(err, "%s: module tree larger than %llu GiB", c->label,
                        (unsigned long long)(MAX_TOTAL_BYTES >> 30));
     char dir[PATH_MAX];
     const char *base;
     if (!outfile_split_parent(path, dir, &base))
-        return mk_fail(err, "%s: %s: path too long", c->label, path);
+        return mk_fail(err, "%s: %s: path too long", c->label, qp);
     int dfd = open_dirs(c, dir, err);
     if (dfd < 0)
         return -1;
@@ -207,8 +212,8 @@ static int write_entry_file(struct pkg_ctx *c, struct archive *a, const char *pa
     close(dfd);
     if (fd < 0) {
         if (en == EEXIST)
-            return mk_fail(err, "%s: %s: duplicate entry", c->label, path);
-        return mk_fail_errno(err, en, "%s: create %s", c->label, path);
+            return mk_fail(err, "%s: %s: duplicate entry", c->label, qp);
+        return mk_fail_errno(err, en, "%s: create %s", c->label, qp);
     }
     for (;;) {
         const void *buf;
@@ -219,21 +224,21 @@ static int write_entry_file(struct pkg_ctx *c, struct archive *a, const char *pa
             break;
         if (r < ARCHIVE_WARN) {
             close(fd);
-            return mk_fail(err, "%s: %s: %s", c->label, path, archive_error_string(a));
+            return mk_fail(err, "%s: %s: %s", c->label, qp, archive_error_string(a));
         }
         if (off < 0 || (uint64_t)off + len > (uint64_t)size) {
             close(fd);
-            return mk_fail(err, "%s: %s: data beyond its declared size", c->label, path);
+            return mk_fail(err, "%s: %s: data beyond its declared size", c->label, qp);
         }
         if (outfile_pwrite_all(fd, buf, len, (off_t)off) < 0) {
             en = errno;
             close(fd);
-            return mk_fail_errno(err, en, "%s: write %s", c->label, path);
+            return mk_fail_errno(err, en, "%s: write %s", c->label, qp);
         }
     }
     /* Sparse entries leave holes; make the length exactly the declared size. */
     if (ftruncate(fd, size) < 0 || close(fd) < 0)
-        return mk_fail_errno(err, errno, "%s: write %s", c->label, path);
+        return mk_fail_errno(err, errno, "%s: write %s", c->label, qp);
     c->bytes += (uint64_t)size;
     if (c->outer)
         progress_update(&c->prog, (uint64_t)archive_filter_bytes(c->outer, -1));
@@ -250,7 +255,8 @@ static int take_entry(struct pkg_ctx *c, struct archive *a, struct archive_entry
         return 0;
     const char *p = kernel_pkg_path_ok(raw);
     if (!p)
-        return mk_fail(err, "%s: unsafe entry path \"%s\"", c->label, raw ? raw : "(none)");
+        return mk_fail(err, "%s: unsafe entry path \"%s\"", c->label,
+                       tarpath_quote(raw, c->q, sizeof c->q));
     if (!wanted(p))
         return 0;
     /* Only plain files and directories: the build/ and source/ symlinks in module

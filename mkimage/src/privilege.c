@@ -161,12 +161,12 @@ int privilege_ensure(int argc, char **argv, mk_err *err)
     } else if (argc > 0 && argv[0] && strchr(argv[0], '/')) {
         snprintf(self, sizeof self, "%s", argv[0]);
     } else {
-        return mk_fail(err, "cannot find this program's own path to restart it under fakeroot");
+        return mk_fail(err, "fakeroot: cannot find this program's own path to restart it");
     }
 
     char **nargv = calloc((size_t)(argc > 0 ? argc : 1) + 3, sizeof *nargv);
     if (!nargv)
-        return mk_fail(err, "out of memory");
+        return mk_fail(err, "fakeroot: out of memory");
     size_t k = 0;
     nargv[k++] = "fakeroot";
     nargv[k++] = "--";

@@ -22,6 +22,30 @@ const char *tarpath_reason(tarpath_status s)
     return "invalid path";
 }
 
+const char *tarpath_quote(const char *name, char *out, size_t outsz)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    if (!name)
+        name = "(unnamed)";
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (n + 8 >= outsz) {
+            memcpy(out + n, "...", 4);
+            return out;
+        }
+        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\') {
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
 /* Advances *p past the next component other than "" (from "//") and ".", setting
  * start and len; false at the end. Both the normalizer and the symlink check must see
  * the same components, or a target could pass one and mean something else to the other. */

@@ -40,6 +40,11 @@ const char *tarpath_reason(tarpath_status s);
  * the archive root; otherwise out is an empty string. */
 tarpath_status tarpath_normalize(const char *in, char *out, size_t outsz);
 
+/* Entry names are untrusted: copies name into out (outsz >= 16) with control
+ * characters, '"' and '\\' as \xHH, cut with "..." when long, so an error message
+ * quoting it stays one readable line. NULL reads as "(unnamed)". Returns out. */
+const char *tarpath_quote(const char *name, char *out, size_t outsz);
+
 /* Whether a symlink stored at normalized path link_path with the given target,
  * resolved lexically from the link's directory, would point outside the tree.
  * Absolute targets count as outside: on the host they name the host's files.
