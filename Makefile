@@ -4,6 +4,10 @@
 #   make bench   run the benchmarks (tests/bench/run.sh), printing ratios
 #   make fuzz    run every fuzz target for FUZZ_SECONDS each
 #   make demo    build the three images from the embedded offline default and boot the app VM
+# Quiet by default (CI logs show results, not compiler lines); V=1 shows every command.
+ifndef V
+MAKEFLAGS += -s
+endif
 export TOP   := $(CURDIR)
 export BUILD := $(CURDIR)/build
 COMPONENTS   := mkimage bridge
