@@ -16,6 +16,7 @@ packages=(
   qemu-system-x86
   # fixtures and tests
   debootstrap busybox-static b3sum minisign tmux desktop-file-utils socat python3 util-linux attr libcap2-bin time bc
+  dpkg-dev file  # app-packages e2e: dpkg-scanpackages, icon type check
 )
 
 missing=()

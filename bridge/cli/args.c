@@ -47,6 +47,19 @@ static const char *value(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
+/* The supervisor's rule for profile names (a VM name is also its state directory's name),
+ * checked here too so that a bad --vm is reported as such, not as a VM that is missing. */
+static bool vm_name_ok(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 31 || v[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') || v[i] == '-'))
+            return false;
+    return true;
+}
+
 static bool is(const char *a, const char *name)
 {
     size_t n = strlen(name);
@@ -82,8 +95,9 @@ int cli_parse(int argc, char **argv, cli_opts *o, bool *help)
         } else if (is(a, "--vm")) {
             if (!(v = value(argc, argv, &i, "--vm")))
                 return -1;
-            if (!*v || strchr(v, '/') || strlen(v) > 31) {
-                fprintf(stderr, "revm: --vm %s: not a VM name\n", v);
+            if (!vm_name_ok(v)) {
+                fprintf(stderr, "revm: --vm %s: not a VM name (a-z, 0-9 and '-', at most 31)\n",
+                        v);
                 return -1;
             }
             o->vm = v;

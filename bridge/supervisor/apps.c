@@ -160,6 +160,14 @@ int sup_apps_apply(sup_apps_state *st, const proto_app_event *ev, char *err, siz
         snprintf(err, errlen, "unknown application event 0x%02x", ev->type);
         return -1;
     }
+    bool known = false;
+    for (size_t i = 0; i < st->n && !known; i++)
+        known = !strcmp(st->ids[i], safe);
+    if (!known && st->n >= SUP_APPS_MAX) {
+        /* a guest cannot fill the host's disk with entries */
+        snprintf(err, errlen, "%s: more than %d applications from this VM", id, SUP_APPS_MAX);
+        return -1;
+    }
     static __thread desktop_entry e;
     char perr[200];
     const char *loc = getenv("LC_ALL");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -172,8 +173,27 @@ const char *scratch_work_dir(void)
     return work_dir;
 }
 
+/* Staged trees are written file by file, and on tmpfs that costs a fraction of what a
+ * disk-backed filesystem does (measured on the Debian fixture: extraction 1.05x the
+ * decompression floor on tmpfs, 3-5x on ext4; the whole three-variant build 5 s instead of
+ * 14 s). So without --work the trees go to /dev/shm when it has room to spare: 4 GiB covers
+ * a rootfs, its variant copies and an unpacked kernel package several times over. */
+#define SCRATCH_TMPFS "/dev/shm"
+#define SCRATCH_TMPFS_MIN_FREE (4ull << 30)
+
+static const char *default_work_parent(void)
+{
+    struct statvfs vfs;
+    if (statvfs(SCRATCH_TMPFS, &vfs) == 0 && access(SCRATCH_TMPFS, W_OK) == 0 &&
+        (unsigned long long)vfs.f_bavail * vfs.f_frsize >= SCRATCH_TMPFS_MIN_FREE)
+        return SCRATCH_TMPFS;
+    return NULL; /* inside OUT */
+}
+
 int scratch_create(const char *out, const char *work_parent, mk_err *err)
 {
+    if (!work_parent)
+        work_parent = default_work_parent();
     if (scratch_mkdir_p(out, err) < 0)
         return -1;
     outfile_remove_stale(out);

@@ -26,7 +26,7 @@ for dep in $(apt-cache depends btop | sed -n 's/^ *Depends: \([a-z0-9.+-]*\).*/\
   fi
 done
 (cd "$T/repo" && dpkg-scanpackages . /dev/null >Packages 2>/dev/null)
-ok "repository: $(ls "$T/repo"/*.deb | xargs -n1 basename | tr '\n' ' ')"
+ok "repository: $(cd "$T/repo" && echo *.deb)"
 
 build_vm_images debian "$T/images" app
 export REVM_IMAGES=$T/images
@@ -52,8 +52,9 @@ revm sh -c 'set -e
 ok "guest uses the local repository"
 
 expect_fail "revm apt install of an unknown package" revm apt install no-such-package-revm
-revm apt install no-such-package-revm 2>&1 | grep -q "package not found in the repositories of VM app: no-such-package-revm" ||
-  fail "no clear 'package not found' line"
+revm apt install no-such-package-revm >"$T/notfound.log" 2>&1 || true
+grep -q "^revm: package not found in the repositories of VM app: no-such-package-revm$" "$T/notfound.log" ||
+  { cat "$T/notfound.log"; fail "no clear 'package not found' line"; }
 
 revm apt install btop >"$T/install.log" 2>&1 || { cat "$T/install.log"; fail "revm apt install btop failed"; }
 t_end=$(date +%s%N)
@@ -67,7 +68,11 @@ file "$icon" | grep -q "PNG image data, 48 x 48" || echo "note: icon is $(file -
 desktop-file-validate "$entry" || fail "desktop-file-validate rejects $entry"
 grep -q "^Exec=.*revm.* --vm app -- .*btop" "$entry" || fail "entry does not run btop through revm: $(grep ^Exec= "$entry")"
 grep -q '^Terminal=true' "$entry" || fail "btop's entry should ask for a terminal"
-ok "launcher entry and icon ${latency_ms} ms after the install returned: $(grep ^Name= "$entry")"
+# From the package's .desktop file landing in the guest (its ctime, guest clock) to the host
+# entry (its mtime): the clocks are the same host clock through the VM's RTC, give or take.
+g_ts=$(revm stat -c %.3Z /usr/share/applications/btop.desktop 2>/dev/null || echo 0)
+h_ts=$(stat -c %.3Y "$entry")
+ok "launcher entry and icon present ${latency_ms} ms after the install returned; guest .desktop -> host entry: $(awk -v g="$g_ts" -v h="$h_ts" 'BEGIN{printf "%d ms", (h-g)*1000}') ($(grep ^Name= "$entry"))"
 
 version=$(revm btop --version 2>&1) || fail "revm btop --version failed: $version"
 echo "$version" | grep -qi "btop.*version.*[0-9]" || fail "unexpected btop --version output: $version"
@@ -78,16 +83,19 @@ sock=revm-apps-$$
 tmux -L "$sock" -f /dev/null new-session -d -x 132 -y 43 "bash --norc --noprofile"
 track_pid "$(tmux -L "$sock" display-message -p '#{pid}')"
 pane() { tmux -L "$sock" capture-pane -p; }
-tmux -L "$sock" send-keys "PS1='revm-prompt\$ '; stty -a >$T/stty.before; revm -t btop" Enter
-wait_for 60 sh -c "tmux -L $sock capture-pane -p | grep -q -i 'cpu' && tmux -L $sock capture-pane -p | grep -q -i 'proc'" ||
+pane_has() { pane >"$T/pane.txt" && grep -q -i -- "$1" "$T/pane.txt"; }
+# btop refuses to start without a UTF-8 locale, and revm passes only TERM of the local
+# environment to a PTY session, so the locale is given explicitly.
+tmux -L "$sock" send-keys "PS1='revm-prompt\$ '; stty -a >$T/stty.before; revm -t -e LANG=C.UTF-8 btop" Enter
+wait_for 60 eval "pane_has cpu && pane_has proc" ||
   { pane; tmux -L "$sock" kill-server; fail "btop's screen did not show in the tmux pane"; }
 pane >"$T/btop-screen.txt"
-ok "btop's screen in tmux: $(grep -c . "$T/btop-screen.txt") non-empty lines, e.g. '$(grep -i -m1 -o 'cpu[^│]*' "$T/btop-screen.txt" | head -c 40)'"
+ok "btop's screen in tmux: $(grep -c . "$T/btop-screen.txt") non-empty lines with its cpu and proc boxes"
 tmux -L "$sock" send-keys q
-wait_for 20 sh -c "tmux -L $sock capture-pane -p | grep -q 'revm-prompt\\\$ \$'" ||
+wait_for 20 pane_has '^revm-prompt\$ *$' ||
   { pane; tmux -L "$sock" kill-server; fail "btop did not quit on q"; }
 tmux -L "$sock" send-keys "stty -a >$T/stty.after; echo after-btop-ok" Enter
-wait_for 10 sh -c "tmux -L $sock capture-pane -p | grep -q '^after-btop-ok'" || { pane; fail "shell prompt does not work after btop"; }
+wait_for 10 pane_has '^after-btop-ok' || { pane; fail "shell prompt does not work after btop"; }
 tmux -L "$sock" kill-server
 diff "$T/stty.before" "$T/stty.after" || fail "terminal settings differ after btop"
 ok "btop quit on q; terminal settings restored (stty -a identical)"
