@@ -18,6 +18,8 @@ for c in mkimage bridge; do
   suites+=("$c-unit|make --no-print-directory -C $c unit")
   suites+=("$c-fuzz-smoke|make --no-print-directory -C $c fuzz-smoke")
 done
+# Fixtures (rootfs tarballs, test kernel) first, so no script finds them missing; idempotent.
+suites+=("fixtures-build|scripts/fixtures/build-all.sh")
 for s in tests/integration/*.sh tests/e2e/*.sh; do
   [ -f "$s" ] && suites+=("$(basename "${s%.sh}")|$s")
 done

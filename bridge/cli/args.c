@@ -11,6 +11,8 @@ void cli_usage(FILE *out)
     fputs("usage: revm [OPTIONS] PROGRAM [ARGS...]   run PROGRAM in a Linux VM\n"
           "       revm [OPTIONS] shell                 open the VM's login shell\n"
           "       revm start|stop|restart|status|list|console|logs [VM]\n"
+          "       revm apt|pkg install|remove|update|upgrade|search|show|list [ARGS...]\n"
+          "                                            packages, in the VM's own package manager\n"
           "\n"
           "PROGRAM runs in the VM with stdin, stdout and stderr streamed separately; revm\n"
           "exits with its exit status (128+N when it was killed by signal N). When stdin and\n"

@@ -141,13 +141,19 @@ int cli_exec(const cli_opts *o, int argc, char **argv, bool login)
     /* A terminal on both ends: an interactive use. With stdout redirected (revm ls | wc) a
      * PTY would merge stderr into stdout and turn \n into \r\n, so only -t asks for one. */
     bool pty = o->pty == CLI_PTY_FORCE || (o->pty == CLI_PTY_AUTO && in_tty && isatty(1));
-    const char *env[CLI_MAX_ENV + 1];
+    /* Forwarded like ssh's default SendEnv: the terminal type for a PTY, and the locale, which
+     * full-screen programs need (btop refuses to start without a UTF-8 one). -e comes last
+     * and wins. */
+    static const char *const fwd_names[] = {"TERM", "LANG", "LC_ALL", "LC_CTYPE"};
+    const char *env[CLI_MAX_ENV + sizeof fwd_names / sizeof *fwd_names + 1];
+    char fwd_env[sizeof fwd_names / sizeof *fwd_names][128];
     size_t envc = 0;
-    char term_env[128];
-    const char *term = getenv("TERM");
-    if (pty && term && *term && strlen(term) < 100) {
-        snprintf(term_env, sizeof term_env, "TERM=%s", term);
-        env[envc++] = term_env;
+    for (size_t i = 0; i < sizeof fwd_names / sizeof *fwd_names; i++) {
+        const char *v = getenv(fwd_names[i]);
+        if ((i == 0 && !pty) || !v || !*v || strlen(v) >= 100)
+            continue;
+        snprintf(fwd_env[i], sizeof fwd_env[i], "%s=%s", fwd_names[i], v);
+        env[envc++] = fwd_env[i];
     }
     for (size_t i = 0; i < o->envc; i++)
         env[envc++] = o->env[i];

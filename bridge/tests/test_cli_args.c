@@ -79,12 +79,33 @@ static void test_errors(void **state)
     assert_int_equal(r, 3);
 }
 
+/* --vm takes the supervisor's profile names only: a name is also a state directory. */
+static void test_vm_names(void **state)
+{
+    (void)state;
+    cli_opts o;
+    bool help;
+    static const char *const good[] = {"app", "driver", "vm-2"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        const char *a[] = {"revm", "--vm", good[i], "ls"};
+        assert_int_equal(parse(&o, &help, 4, a), 3);
+        assert_string_equal(o.vm, good[i]);
+    }
+    static const char *const bad[] = {"", ".", "..", "App", "a_b", "-x", "a b",
+                                      "a234567890123456789012345678901x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *a[] = {"revm", "--vm", bad[i], "ls"};
+        assert_int_equal(parse(&o, &help, 4, a), -1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_program_options_pass_through),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_vm_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,6 +146,11 @@ static void test_moddep_and_alias_files(void **state)
     struct collect a = {""};
     modalias_parse(al, strlen(al), collect_alias, &a);
     assert_string_equal(a.buf, "crypto-crc32c->crc32c_generic;fs-btrfs->btrfs;");
+    const char *bi = "kernel/fs/ext4/ext4.ko\nkernel/lib/crc-t10dif.ko\nmodules.order\n\n"
+                     "kernel/x/last.ko";
+    struct collect b = {""};
+    modbuiltin_parse(bi, strlen(bi), collect_name, &b);
+    assert_string_equal(b.buf, "<ext4><crc_t10dif><last>");
     char name[64];
     assert_int_equal(modname_from_path("kernel/x/crc32c-intel.ko.zst", 28, name, sizeof name), 12);
     assert_string_equal(name, "crc32c_intel");

@@ -100,6 +100,21 @@ static void test_reasons(void **state)
     assert_non_null(strstr(tarpath_reason(TARPATH_DOTDOT), ".."));
 }
 
+static void test_quote(void **state)
+{
+    (void)state;
+    char q[32];
+    assert_string_equal(tarpath_quote("usr/bin/ls", q, sizeof q), "usr/bin/ls");
+    assert_string_equal(tarpath_quote("a\nb\"c\\", q, sizeof q), "a\\x0ab\\x22c\\x5c");
+    assert_string_equal(tarpath_quote(NULL, q, sizeof q), "(unnamed)");
+    char longname[100];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    tarpath_quote(longname, q, sizeof q);
+    assert_true(strlen(q) < sizeof q);
+    assert_non_null(strstr(q, "..."));
+}
+
 static void test_symlink_escapes(void **state)
 {
     (void)state;
@@ -176,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_normalize),     cmocka_unit_test(test_reject),
         cmocka_unit_test(test_lengths),       cmocka_unit_test(test_reasons),
         cmocka_unit_test(test_symlink_escapes), cmocka_unit_test(test_links_set),
+        cmocka_unit_test(test_quote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

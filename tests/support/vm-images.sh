@@ -23,6 +23,8 @@ start_revmd() {
   fi
   export REVM_PROFILES=${REVM_PROFILES:-$BUILD/lib/revm/profiles}
   export REVM_NET_RESTRICT=1
+  # Launcher entries of this test's VMs stay in the test's folder, never the user's.
+  export REVM_LAUNCHER_DIR=${REVM_LAUNCHER_DIR:-$T/launcher}
   revmd "$@" >>"$T/revmd.log" 2>&1 &
   REVMD_PID=$!
   track_pid "$REVMD_PID"
