@@ -489,22 +489,3 @@ int rb_conn_handshake(rb_conn *c, int stop_fd, int timeout_ms)
     rb_conn_flush(c);
     return c->ready && !c->dead ? 0 : -1;
 }
-
-int rb_handshake_fd(int fd, const rb_conn_cfg *cfg, int stop_fd, int timeout_ms, rb_params *out,
-                    char *why, size_t why_cap)
-{
-    rb_conn c;
-    rb_conn_cfg def = {.features = PROTO_F_EXEC | PROTO_F_PTY, .agent = "revm host 0.1"};
-    if (rb_conn_init(&c, fd, RB_HOST, cfg ? cfg : &def, NULL, NULL) < 0) {
-        snprintf(why, why_cap, "out of memory");
-        return -1;
-    }
-    int rc = rb_conn_handshake(&c, stop_fd, timeout_ms);
-    if (rc == 0)
-        *out = c.p;
-    else
-        snprintf(why, why_cap, "%s", c.why);
-    c.fd = -1; /* the caller keeps the fd */
-    rb_conn_destroy(&c);
-    return rc;
-}

@@ -121,12 +121,4 @@ void rb_conn_send_error(rb_conn *c, uint32_t code, const char *text); /* ERROR o
  * timeout_ms < 0 waits forever. */
 int rb_conn_handshake(rb_conn *c, int stop_fd, int timeout_ms);
 
-/* The HELLO exchange on a bare fd that stays the caller's (e.g. a supervisor that waits for
- * "bridge ready" before serving clients): sends our HELLO (cfg as for rb_conn_init, NULL =
- * defaults), waits for the peer's, fills out. 0, or -1 with why. The fd is left non-blocking.
- * Bytes the peer sends after its HELLO in the same read are dropped; the guest sends nothing
- * unasked, and a multiplexer started on the fd afterwards says HELLO again anyway. */
-int rb_handshake_fd(int fd, const rb_conn_cfg *cfg, int stop_fd, int timeout_ms, rb_params *out,
-                    char *why, size_t why_cap);
-
 #endif
