@@ -64,6 +64,9 @@ static int spawn_revmd(const char *state)
         setsid();
         if (fork() != 0) /* double fork: revmd is nobody's child and never a zombie of ours */
             _exit(0);
+        sigset_t none; /* revm may have signals blocked for its signalfd; revmd starts clean */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         int in = open("/dev/null", O_RDONLY);
         int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         dup2(in, 0);

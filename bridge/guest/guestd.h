@@ -20,7 +20,8 @@
 
 #define GUEST_WINDOW (256u * 1024u)            /* stdin credit we grant per channel */
 #define GUEST_MAX_FRAME PROTO_DEFAULT_MAX_FRAME /* largest frame we accept after HELLO */
-#define GUEST_READ_CHUNK (128u * 1024u)         /* largest single read from a child */
+#define GUEST_READ_CHUNK (256u * 1024u)         /* largest single read from a child */
+#define GUEST_PIPE_SIZE (1024 * 1024)           /* size asked for a child's output pipes */
 /* Above SOFT we stop reading children and the port; the hard cap leaves room for the control
  * frames one port read can still trigger (replies, CREDIT, EXIT/CLOSE of every channel). */
 #define GUEST_OUTQ_SOFT (1u << 20)

@@ -87,6 +87,11 @@ int sup_vm_start(sup_vm *vm, const char *qemu, int link_event_fd, char *err, siz
             dup2(log, 2);
         }
         setpgid(0, 0); /* keep terminal Ctrl-C on the supervisor away from QEMU */
+        /* revmd blocks SIGTERM/SIGINT/SIGCHLD for its signalfd; exec keeps the mask, and a
+         * QEMU with SIGTERM blocked would ignore the parent-death signal above. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         execvp(args.v[0], args.v);
         dprintf(2, "cannot run %s: %s\n", args.v[0], strerror(errno));
         _exit(127);
