@@ -533,63 +533,11 @@ int derive_tree(const char *base, const char *dest, const variant *v, bool consu
     return rc;
 }
 
-static int measure(const char *path, tree_measure *m, inomap **seen, size_t *ns, mk_err *err)
-{
-    DIR *d = opendir(path);
-    if (!d)
-        return mk_fail_errno(err, errno, "%s: cannot read", path);
-    struct dirent *de;
-    int rc = 0;
-    while (rc == 0 && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char p[PATH_MAX];
-        if (snprintf(p, sizeof p, "%s/%s", path, de->d_name) >= (int)sizeof p) {
-            rc = mk_fail(err, "%s: path too long", path);
-            break;
-        }
-        struct stat st;
-        if (lstat(p, &st) < 0) {
-            rc = mk_fail_errno(err, errno, "%s: cannot stat", p);
-            break;
-        }
-        m->entries++;
-        if (S_ISREG(st.st_mode)) {
-            bool dup = false;
-            if (st.st_nlink > 1) {
-                for (size_t k = 0; k < *ns && !dup; k++)
-                    dup = (*seen)[k].dev == st.st_dev && (*seen)[k].ino == st.st_ino;
-                if (!dup) {
-                    inomap *nv = realloc(*seen, (*ns + 1) * sizeof *nv);
-                    if (nv) {
-                        *seen = nv;
-                        (*seen)[(*ns)++] = (inomap){st.st_dev, st.st_ino, 0};
-                    }
-                }
-            }
-            if (!dup) {
-                m->files++;
-                m->bytes += (uint64_t)st.st_size;
-            }
-        } else if (S_ISDIR(st.st_mode)) {
-            rc = measure(p, m, seen, ns, err);
-        }
-    }
-    closedir(d);
-    return rc;
-}
+/* Depth-first walk below root: visit() sees every entry (lstat), directories before their
+ * contents. Used by the measurement and the fakeroot readability fix-up. */
+typedef int (*tree_visit_fn)(const char *path, const struct stat *st, void *ctx, mk_err *err);
 
-int tree_measure_dir(const char *root, tree_measure *m, mk_err *err)
-{
-    memset(m, 0, sizeof *m);
-    inomap *seen = NULL;
-    size_t ns = 0;
-    int rc = measure(root, m, &seen, &ns, err);
-    free(seen);
-    return rc;
-}
-
-int tree_make_readable(const char *root, mk_err *err)
+static int tree_walk(const char *root, tree_visit_fn visit, void *ctx, mk_err *err)
 {
     DIR *d = opendir(root);
     if (!d)
@@ -609,11 +557,61 @@ int tree_make_readable(const char *root, mk_err *err)
             rc = mk_fail_errno(err, errno, "%s: cannot stat", p);
             break;
         }
-        if (S_ISREG(st.st_mode) && access(p, R_OK) != 0 && chmod(p, st.st_mode & 07777) < 0)
-            rc = mk_fail_errno(err, errno, "%s: cannot make readable", p);
-        else if (S_ISDIR(st.st_mode))
-            rc = tree_make_readable(p, err);
+        rc = visit(p, &st, ctx, err);
+        if (rc == 0 && S_ISDIR(st.st_mode))
+            rc = tree_walk(p, visit, ctx, err);
     }
     closedir(d);
     return rc;
+}
+
+typedef struct measure_ctx {
+    tree_measure *m;
+    inomap *seen; /* hard-linked files already counted */
+    size_t ns;
+} measure_ctx;
+
+static int measure_one(const char *path, const struct stat *st, void *ctx, mk_err *err)
+{
+    (void)path;
+    (void)err;
+    measure_ctx *c = ctx;
+    c->m->entries++;
+    if (!S_ISREG(st->st_mode))
+        return 0;
+    if (st->st_nlink > 1) {
+        for (size_t k = 0; k < c->ns; k++)
+            if (c->seen[k].dev == st->st_dev && c->seen[k].ino == st->st_ino)
+                return 0;
+        inomap *nv = realloc(c->seen, (c->ns + 1) * sizeof *nv);
+        if (nv) {
+            c->seen = nv;
+            c->seen[c->ns++] = (inomap){st->st_dev, st->st_ino, 0};
+        }
+    }
+    c->m->files++;
+    c->m->bytes += (uint64_t)st->st_size;
+    return 0;
+}
+
+int tree_measure_dir(const char *root, tree_measure *m, mk_err *err)
+{
+    memset(m, 0, sizeof *m);
+    measure_ctx c = {.m = m};
+    int rc = tree_walk(root, measure_one, &c, err);
+    free(c.seen);
+    return rc;
+}
+
+static int make_readable_one(const char *path, const struct stat *st, void *ctx, mk_err *err)
+{
+    (void)ctx;
+    if (S_ISREG(st->st_mode) && access(path, R_OK) != 0 && chmod(path, st->st_mode & 07777) < 0)
+        return mk_fail_errno(err, errno, "%s: cannot make readable", path);
+    return 0;
+}
+
+int tree_make_readable(const char *root, mk_err *err)
+{
+    return tree_walk(root, make_readable_one, NULL, err);
 }
