@@ -83,6 +83,12 @@ typedef struct job {
     changelog changes;
     char seed[65];
     size_t order; /* position on the command line, for the summary */
+    /* The disk stage runs in the background (disk_build_start) while the next variant is
+     * prepared; these stay valid until disk_build_finish or disk_build_abort. */
+    disk_job *disk;
+    disk_spec ds;
+    char tree[PATH_MAX * 2], qcow2[PATH_MAX * 2], disk_work[PATH_MAX * 2];
+    double disk_t0;
 } job;
 
 /* Appends the items of b missing from a (module lists stay in dependency order). */
@@ -346,26 +352,44 @@ static int build_variant(const cli_opts *o, const char *variants_dir, const char
 
     if (compute_seed(o, variants_dir, j, fr, k, j->seed, err) < 0)
         return -1;
-    pathf(outp, sizeof outp, "%s/%s.qcow2", staging_dir, name);
-    char disk_work[PATH_MAX * 2];
-    pathf(disk_work, sizeof disk_work, "%s/disk-%s", work_dir, name);
-    if (mkdir(disk_work, 0700) < 0)
-        return mk_fail_errno(err, errno, "%s: cannot create", disk_work);
-    disk_spec ds = {
-        .tree = tree, .out_qcow2 = outp, .fs = o->fs, .size_bytes = o->size,
-        .label = name, .seed = j->seed, .work_dir = disk_work,
+    pathf(j->tree, sizeof j->tree, "%s", tree);
+    pathf(j->qcow2, sizeof j->qcow2, "%s/%s.qcow2", staging_dir, name);
+    pathf(j->disk_work, sizeof j->disk_work, "%s/disk-%s", work_dir, name);
+    if (mkdir(j->disk_work, 0700) < 0)
+        return mk_fail_errno(err, errno, "%s: cannot create", j->disk_work);
+    j->ds = (disk_spec){
+        .tree = j->tree, .out_qcow2 = j->qcow2, .fs = o->fs, .size_bytes = o->size,
+        .label = name, .seed = j->seed, .work_dir = j->disk_work,
     };
+    j->disk_t0 = t4;
+    if (disk_build_start(&j->ds, &j->disk, err) < 0) {
+        j->disk = NULL;
+        return -1;
+    }
+    r->kernel_modules = j->rootfs_mods.n;
+    r->initramfs_modules = j->initramfs_mods.n;
+    return 0;
+}
+
+/* Second half of a variant: waits for its disk stage, frees its tree, adds the kernel. */
+static int finish_variant(job *j, const kernel_tree *k, mk_err *err)
+{
+    variant_report *r = &j->rep;
+    const char *name = j->v.name, *staging_dir = scratch_staging_dir();
+    char outp[PATH_MAX * 2];
     disk_stats dst;
     memset(&dst, 0, sizeof dst);
-    if (disk_build(&ds, &dst, err) < 0)
+    disk_job *dj = j->disk;
+    j->disk = NULL;
+    if (disk_build_finish(dj, &dst, err) < 0)
         return -1;
     r->qcow2_bytes = dst.qcow2_bytes;
     memcpy(r->qcow2_sha256, dst.sha256, sizeof r->qcow2_sha256);
     double t5 = now_s();
-    r->seconds[STAGE_DISK] = t5 - t4;
-    /* The tree is no longer needed: free its space before the next variant. */
-    scratch_rm_tree(tree);
-    scratch_rm_tree(disk_work);
+    r->seconds[STAGE_DISK] = t5 - j->disk_t0;
+    /* The tree is no longer needed: free its space. */
+    scratch_rm_tree(j->tree);
+    scratch_rm_tree(j->disk_work);
 
     pathf(outp, sizeof outp, "%s/%s.vmlinuz", staging_dir, name);
     /* Every variant boots the same kernel: the first is copied (and synced), the
@@ -377,8 +401,6 @@ static int build_variant(const cli_opts *o, const char *variants_dir, const char
         pathf(first_kernel, sizeof first_kernel, "%s", outp);
     }
     r->seconds[STAGE_KERNEL] = now_s() - t5;
-    r->kernel_modules = j->rootfs_mods.n;
-    r->initramfs_modules = j->initramfs_mods.n;
     return 0;
 }
 
@@ -507,6 +529,14 @@ static int run(const cli_opts *o, mk_err *err)
         r->seconds[STAGE_EXTRACT] = t2 - t1;
         if (build_variant(o, variants_dir, init_bin, j, &fr, &k, base, x + 1 == no, epoch, err) < 0)
             goto out;
+    }
+    /* Every variant's mkfs has been started; the images were formatting while the next
+     * variant was prepared, on the other core. Now collect them. */
+    for (size_t x = 0; x < no; x++) {
+        job *j = &jobs[ord[x]];
+        variant_report *r = &j->rep;
+        if (finish_variant(j, &k, err) < 0)
+            goto out;
         char rp[PATH_MAX * 2];
         pathf(rp, sizeof rp, "%s/%s.report.json", staging_dir, j->v.name);
         if (report_write(rp, r, err) < 0)
@@ -525,6 +555,8 @@ static int run(const cli_opts *o, mk_err *err)
     rc = 0;
 out:
     for (size_t i = 0; i < n; i++) {
+        if (jobs[i].disk)
+            disk_build_abort(jobs[i].disk);
         if (i < loaded)
             variant_free(&jobs[i].v);
         kmod_list_free(&jobs[i].initramfs_mods);

@@ -117,10 +117,14 @@ one_line_error "missing kernel module" "kernel module no_such_module: not found 
   "$MK" --variant app --kernel "$kernel" --variants-dir "$T/vbad" --quiet --rootfs "$small" \
   --out "$T/o9"
 
-# ---- out of disk space: a 24 MiB tmpfs as the output (and scratch) directory ----
+# ---- out of disk space: a 24 MiB tmpfs as the output and scratch directory (extraction
+# runs out), then as the output only (trees staged on /dev/shm: the disk stage's space
+# check refuses before it writes the image) ----
 if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/full" && mount -t tmpfs -o size=24m tmpfs "$T/full" 2>/dev/null; then
   trap 'rc=$?; umount "$T/full" 2>/dev/null; (exit $rc); _cleanup' EXIT
-  one_line_error "out of disk space" "No space left on device" "$T/full" \
+  one_line_error "out of disk space (scratch)" "No space left on device" "$T/full" \
+    "$MK" "${common[@]}" --rootfs "$small" --out "$T/full" --work "$T/full"
+  one_line_error "out of disk space (output)" "not enough space in" "$T/full" \
     "$MK" "${common[@]}" --rootfs "$small" --out "$T/full"
   umount "$T/full"
   trap _cleanup EXIT
@@ -143,7 +147,9 @@ interrupt() { # SIGNAL OUT [USER]
   setsid "${as[@]}" "$MK" "${common[@]}" --rootfs "$small" --out "$out" >/dev/null 2>&1 &
   local pid=$!
   track_pid "$pid"
-  wait_for 30 sh -c "ls -d '$out'/.mkimage-*/work/driver '$out'/.mkimage-*/*.part-* 2>/dev/null | grep -q ." ||
+  # Past extraction: the first variant's initramfs is being written into the staging dir
+  # (the staged trees themselves are on /dev/shm by default).
+  wait_for 30 sh -c "ls -A '$out'/.mkimage-* 2>/dev/null | grep -q initramfs" ||
     fail "$sig: the build did not get going"
   kill "-$sig" -- "-$pid"
   local rc=0
