@@ -218,6 +218,7 @@ int main(int argc, char **argv)
     static sup_ctx c;
     c.qemu = "qemu-system-x86_64";
     int o;
+    opterr = 0; /* one error line of our own instead of getopt's plus the usage text */
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
         case 'S': system = true; break;
@@ -232,7 +233,10 @@ int main(int argc, char **argv)
             break;
         case 'P': print_vm = optarg; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            fprintf(stderr, "revmd: bad option '%s' (unknown, or missing its value; see revmd --help)\n",
+                    argv[optind - 1]);
+            return 2;
         }
     }
     if (optind < argc) {
