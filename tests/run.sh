@@ -12,14 +12,14 @@ logs=$BUILD/test-logs
 mkdir -p "$logs"
 pattern=${1:-}
 
-suites=()
+# Fixtures (rootfs tarballs, test kernel) first: unit tests of the kernel code use the test
+# kernel too, and no script should find them missing. Idempotent.
+suites=("fixtures-build|scripts/fixtures/build-all.sh")
 for c in mkimage bridge; do
   [ -f "$c/Makefile" ] || continue
   suites+=("$c-unit|make --no-print-directory -C $c unit")
   suites+=("$c-fuzz-smoke|make --no-print-directory -C $c fuzz-smoke")
 done
-# Fixtures (rootfs tarballs, test kernel) first, so no script finds them missing; idempotent.
-suites+=("fixtures-build|scripts/fixtures/build-all.sh")
 for s in tests/integration/*.sh tests/e2e/*.sh; do
   [ -f "$s" ] && suites+=("$(basename "${s%.sh}")|$s")
 done
