@@ -205,6 +205,11 @@ static void handle(sup_ctx *c, sup_client *cl, char *line)
             reply(cl, "ok VM %s is already running", vm->prof.name);
             return;
         }
+        if (vm->state == SUP_STOPPING) {
+            /* Its QEMU is still shutting down; a second one would race it for the image. */
+            reply(cl, "error: VM %s is stopping; start it again once it has stopped", vm->prof.name);
+            return;
+        }
         /* Two clients starting the same VM at once both wait for the one start. */
         if (vm->state != SUP_STARTING && sup_control_start_vm(c, (size_t)i, err, sizeof err) < 0) {
             reply(cl, "error: %s", err);
@@ -289,7 +294,12 @@ void sup_control_vm_changed(sup_ctx *c, size_t v)
         sup_client *cl = &c->clients[i];
         if (cl->fd < 0 || cl->vm != (int)v)
             continue;
+        /* Per client: answering one (a restart) can start the VM again. */
+        down = vm->state == SUP_STOPPED || vm->state == SUP_FAILED;
         enum sup_wait w = cl->wait;
+        /* Another restart request already started the VM again: wait for that start. */
+        if (w == SUP_WAIT_RESTART && (vm->state == SUP_STARTING || vm->state == SUP_READY))
+            w = cl->wait = SUP_WAIT_READY;
         if (w == SUP_WAIT_READY && vm->state == SUP_READY) {
             reply(cl, "ok VM %s is ready (%s)", vm->prof.name, vm->agent);
         } else if (w == SUP_WAIT_READY && (down || vm->state == SUP_WAITING)) {
