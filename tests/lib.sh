@@ -12,8 +12,14 @@ mkdir -p "$BUILD/tmp"
 T=$(mktemp -d "$BUILD/tmp/$(basename "$0" .sh).XXXXXX")
 _tracked_pids=()
 _cleanup_paths=()
+_exit_hooks=()
 
 track_pid() { _tracked_pids+=("$1"); }
+
+# on_exit COMMAND: runs COMMAND (a shell string) at exit, after the tracked processes have
+# ended (so an unmount is not busy), pass or fail. Use it instead of another EXIT trap:
+# under set -e a trap that fails stops before the cleanup it was meant to chain to.
+on_exit() { _exit_hooks+=("$1"); }
 
 # short_tmpdir VAR: sets VAR to a private directory with a short path (unix socket paths are
 # limited to 108 bytes, and a CI checkout may be deep), removed at exit like $T. Not usable
@@ -38,7 +44,10 @@ _end_tracked() {
 }
 _cleanup() {
   local rc=$?
+  set +e # every cleanup step runs, whatever fails
   _end_tracked
+  local h
+  for h in "${_exit_hooks[@]}"; do eval "$h"; done
   local p
   for p in "${_cleanup_paths[@]}"; do rm -rf "$p"; done
   if [ $rc -eq 0 ] || [ -z "${KEEP_TMP:-}" ]; then rm -rf "$T" 2>/dev/null || chmod -R u+w "$T" && rm -rf "$T"; fi

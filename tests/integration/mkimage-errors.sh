@@ -121,13 +121,12 @@ one_line_error "missing kernel module" "kernel module no_such_module: not found 
 # runs out), then as the output only (trees staged on /dev/shm: the disk stage's space
 # check refuses before it writes the image) ----
 if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/full" && mount -t tmpfs -o size=24m tmpfs "$T/full" 2>/dev/null; then
-  trap 'rc=$?; umount "$T/full" 2>/dev/null; (exit $rc); _cleanup' EXIT
+  on_exit 'umount "$T/full" 2>/dev/null'
   one_line_error "out of disk space (scratch)" "No space left on device" "$T/full" \
     "$MK" "${common[@]}" --rootfs "$small" --out "$T/full" --work "$T/full"
   one_line_error "out of disk space (output)" "not enough space in" "$T/full" \
     "$MK" "${common[@]}" --rootfs "$small" --out "$T/full"
   umount "$T/full"
-  trap _cleanup EXIT
 else
   echo "skip: out of disk space (needs root to mount a tmpfs)"
 fi

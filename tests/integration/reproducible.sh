@@ -54,14 +54,7 @@ same() {
 
 shm=$(mktemp -d /dev/shm/revm-repro.XXXXXX)
 mnt=$T/mnt
-# Keeps the exit status for lib.sh's _cleanup, which reads $?.
-cleanup_repro() {
-  local rc=$?
-  umount "$mnt" 2>/dev/null || true
-  rm -rf "$shm"
-  return $rc
-}
-trap 'cleanup_repro; _cleanup' EXIT
+on_exit 'umount "$mnt" 2>/dev/null; rm -rf "$shm"'
 
 build tmpfs "$shm/work"
 build disk "$T/disk/work"
