@@ -14,7 +14,8 @@ unit: $(addprefix $(SAN)/tests/,$(TESTS)) all
 
 define run_fuzzers
 	@set -e; for f in $(FUZZERS); do echo "== $$f"; mkdir -p $(BUILD)/fuzz-work/$$f; \
-	  if ! $(FZ)/bin/$$f -max_total_time=$(1) -print_final_stats=0 $(BUILD)/fuzz-work/$$f \
+	  if ! $(FZ)/bin/$$f -max_total_time=$(1) -print_final_stats=0 -artifact_prefix=$(BUILD)/fuzz-work/$$f- \
+	       $(BUILD)/fuzz-work/$$f \
 	       fuzz/corpus/$$f >$(BUILD)/fuzz-work/$$f.log 2>&1; then \
 	    tail -n 40 $(BUILD)/fuzz-work/$$f.log; echo "fuzz target $$f failed"; exit 1; fi; \
 	  tail -n 1 $(BUILD)/fuzz-work/$$f.log; done

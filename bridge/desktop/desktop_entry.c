@@ -88,7 +88,8 @@ static int split_exec(parse *p, const char *v)
             if (*s == '"') {
                 any = true;
                 for (s++; *s && *s != '"'; s++) {
-                    if (*s == '\\' && strchr("\"`$\\", s[1]))
+                    /* s[1] may be the terminator, which strchr would also match */
+                    if (*s == '\\' && s[1] && strchr("\"`$\\", s[1]))
                         s++;
                     else if (*s == '%' && s[1] == '%') /* a literal percent, also in quotes */
                         s++;

@@ -69,6 +69,13 @@ static void exec_quoting_and_codes(void **s)
     assert_string_equal(e.exec_argv[4], "50%");
     parse_err("[Desktop Entry]\nName=x\nExec=a \"b\n", "Exec: unterminated quote");
     parse_err("[Desktop Entry]\nName=x\nExec=a %z\n", "Exec: unknown field code");
+    /* Found by fuzz_desktop_entry: a backslash ending a quoted value made the splitter step
+     * over the terminator; the value fills its buffer so ASan sees the read past it. */
+    char text[64 + DESKTOP_FIELD_MAX * 2];
+    int n = snprintf(text, sizeof text, "[Desktop Entry]\nName=x\nExec=\"");
+    memset(text + n, 'x', DESKTOP_FIELD_MAX * 2 - 3);
+    strcpy(text + n + DESKTOP_FIELD_MAX * 2 - 3, "\\");
+    parse_err(text, "Exec: unterminated quote");
 }
 
 static void visibility(void **s)
