@@ -6,6 +6,7 @@
 # - QEMU killed with SIGKILL: reported, restarted when the profile says so, clients get a
 #   clear error and no hang
 # - two concurrent `revm start app` start one VM; a second supervisor refuses
+# - two concurrent restarts share one restart; a start while stopping is refused
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/support/vm-images.sh"
 fixture=${REVM_FIXTURE:-small}
@@ -80,5 +81,24 @@ wait_for 180 sh -c "revm status driver | grep -q state=ready" || { tail "$T/revm
 [ "$(qemu_pid_of driver)" != "$old" ] || fail "driver VM has the same QEMU pid"
 ok "driver VM restarted after SIGKILL (new QEMU pid $(qemu_pid_of driver))"
 
+# Two restarts at once share one restart: one new start, both clients told it is ready.
+starts=$(grep -c 'VM filesystem: starting' "$T/revmd.log")
+revm restart filesystem >"$T/restart1.log" 2>&1 & r1=$!
+revm restart filesystem >"$T/restart2.log" 2>&1 & r2=$!
+track_pid $r1; track_pid $r2
+wait $r1 || { cat "$T/restart1.log"; fail "first concurrent restart failed"; }
+wait $r2 || { cat "$T/restart2.log"; fail "second concurrent restart failed"; }
+now=$(grep -c 'VM filesystem: starting' "$T/revmd.log")
+[ "$now" -eq $((starts + 1)) ] || fail "two concurrent restarts started the VM $((now - starts)) times"
+ok "two concurrent restarts shared one restart: $(tail -n 1 "$T/restart2.log")"
+
+# A start while the VM is still powering down is refused, not raced against the old QEMU.
+revm stop filesystem >"$T/stop-fs.log" 2>&1 & st=$!
+track_pid $st
+wait_for 10 sh -c "revm status filesystem | grep -q state=stopping" || fail "filesystem VM never showed state=stopping"
+if revm start filesystem >"$T/start-stopping.log" 2>&1; then fail "a start while stopping succeeded"; fi
+grep -q "is stopping" "$T/start-stopping.log" || { cat "$T/start-stopping.log"; fail "start while stopping: unclear refusal"; }
+wait $st || { cat "$T/stop-fs.log"; fail "revm stop filesystem failed"; }
+ok "start while stopping refused: $(tail -n 1 "$T/start-stopping.log")"
+
 revm stop driver >/dev/null
-revm stop filesystem >/dev/null
