@@ -10,7 +10,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/support/vm-images.sh"
 
-for tool in dpkg-scanpackages tmux desktop-file-validate apt-get; do
+for tool in dpkg-scanpackages tmux desktop-file-validate apt-get mkfs.btrfs; do
   command -v "$tool" >/dev/null || skip "$tool not installed"
 done
 
@@ -30,9 +30,11 @@ ok "repository: $(cd "$T/repo" && echo *.deb)"
 
 build_vm_images debian "$T/images" app
 export REVM_IMAGES=$T/images
-# The repository travels as a tar archive on a raw disk: no filesystem driver needed in the
-# guest, and tar's 512-byte records suit a block device.
-tar -cf "$T/images/repo.img" -C "$T/repo" .
+# The repository is a btrfs filesystem on its own disk, built without root by mkfs.btrfs
+# --rootdir; the guest already has btrfs (its root), so it mounts it read-only as it is.
+truncate -s 256M "$T/images/repo.img"
+mkfs.btrfs -q -L revm-repo --rootdir "$T/repo" "$T/images/repo.img" >"$T/mkfs-repo.log" 2>&1 ||
+  { cat "$T/mkfs-repo.log"; fail "cannot build the repository disk"; }
 mkdir -p "$T/profiles"
 sed 's/^\[disk\]$/[disk]\nextra_readonly = repo.img/' "$BUILD/lib/revm/profiles/app.ini" >"$T/profiles/app.ini"
 grep -q '^extra_readonly = repo.img$' "$T/profiles/app.ini" || fail "could not add the repository disk to the profile"
@@ -44,7 +46,7 @@ revm start app >/dev/null 2>"$T/start.err" || { cat "$T/start.err" "$T/revmd.log
 ok "app VM ready"
 revm sh -c 'set -e
   mkdir -p /var/local/revm-repo
-  tar -xf /dev/vdb -C /var/local/revm-repo
+  mount -t btrfs -o ro /dev/vdb /var/local/revm-repo
   mkdir -p /etc/apt/sources.list.d/off
   [ ! -e /etc/apt/sources.list ] || mv /etc/apt/sources.list /etc/apt/sources.list.d/off/
   echo "deb [trusted=yes] file:/var/local/revm-repo ./" >/etc/apt/sources.list.d/revm-repo.list
