@@ -7,7 +7,9 @@
 #  boot        `revm start app` (QEMU start to the bridge's hello) against a FLOOR: the same
 #              QEMU command line (`revmd --print-qemu app`) with the same kernel booting an
 #              initramfs whose only program powers the machine off at once
-#              (vm/poweroff.c), QEMU start to QEMU exit. Target <= 1.25x.
+#              (vm/poweroff.c), QEMU start to QEMU exit. Target <= 1.25x. Then the phases
+#              of that boot on the guest's clock (kernel, initramfs, runit stages, daemon), to
+#              show which part is above the floor.
 #  latency     `revm true` through the supervisor, median of N, against qemu-guest-agent in the
 #              same VM: guest-exec of /bin/true, guest-exec-status polled until it has exited.
 #  throughput  `revm cat` of a 256 MiB guest file (tmpfs, random bytes) against raw
@@ -126,6 +128,15 @@ boot_ns=$((t1 - t0))
 qpid=$(qemu_pid_of app)
 [ -n "$qpid" ] && track_pid "$qpid"
 accel=$(revm status app | sed -n 's/.*accel=\([^ ]*\).*/\1/p')
+# Where the boot goes, on the guest's clock (seconds since the kernel started): the kernel's
+# own log for /init and the root mount, process start times for runit's stage 2 (runsvdir)
+# and the guest daemon, and the clock when the first request after ready runs.
+# shellcheck disable=SC2016 # expanded by the guest shell
+phases=$(revm sh -c 'up=$(cut -d" " -f1 /proc/uptime); hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+  klog() { dmesg | sed -n "s|^\[ *\([0-9.]*\)\] $1.*|\1|p" | head -n 1; }
+  started() { for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] &&
+    awk -v hz="$hz" "{ printf \"%.2f\", \$22 / hz; exit }" "$p/stat" && return; done; }
+  echo "$(klog "Run /init as init process") $(klog "BTRFS info (device [^)]*): first mount") $(started runsvdir) $(started revm-guestd) $up"' 2>/dev/null) || phases=
 
 # --- guest daemon footprint (idle: right after boot, before any load) ------------------------
 # Shell snippets run in the guest. proc_status NAME FIELD: FIELD (kB) of the process named NAME.
@@ -238,3 +249,11 @@ fmin=$(printf '%s\n' "${floor[@]}" | sort -n | head -n 1); fmax=$(printf '%s\n' 
 printf 'vm boot: revm start app (to bridge ready) %.2f s, floor (same QEMU+kernel, init powers off) %.2f s (median of %d, %.2f-%.2f), ratio %.2fx (target <= 1.25x) [%s fixture, accel %s, host load %s]\n' \
   "$(secs $boot_ns)" "$(secs "$floor_ns")" "${#floor[@]}" "$(secs "$fmin")" "$(secs "$fmax")" \
   "$(ratio $boot_ns "$floor_ns")" "$fixture" "$accel" "$load"
+# shellcheck disable=SC2086 # five numbers
+set -- $phases
+if [ $# -eq 5 ]; then
+  printf 'vm boot phases (guest clock, s): QEMU start to kernel start %.2f (outside the guest clock: boot time minus uptime at ready), kernel to /init %.2f, initramfs (modules, root mount) %.2f, runit stage 1 %.2f, stage 2 to guest daemon %.2f, daemon to ready %.2f\n' \
+    "$(echo "$(secs $boot_ns) - $5" | bc)" "$1" "$(echo "$2 - $1" | bc)" "$(echo "$3 - $2" | bc)" "$(echo "$4 - $3" | bc)" "$(echo "$5 - $4" | bc)"
+else
+  echo "vm boot phases: not available (the guest lacks dmesg, getconf or awk)"
+fi
