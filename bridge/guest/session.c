@@ -104,9 +104,13 @@ static void on_hello(guestd *g, const uint8_t *p, size_t n)
         guest_send_error(g, PROTO_ERROR, 0, PROTO_EINVAL, "malformed HELLO");
         return;
     }
-    /* A HELLO after the handshake is a session reset: the host starts clean. */
-    if (g->handshaken) {
-        guest_log("HELLO again: session reset");
+    /* A HELLO after the handshake is a session reset: the host starts clean. Only worth a
+     * log line when it ends programs: the host repeats HELLO every second until answered,
+     * so a daemon that starts late finds a queue of them. */
+    bool repeat = g->handshaken;
+    if (repeat) {
+        if (g->nopen)
+            guest_log("HELLO again: session reset, ending %u channel(s)", g->nopen);
         guest_chan_drop_all(g);
         g->handshaken = false;
     }
@@ -127,8 +131,9 @@ static void on_hello(guestd *g, const uint8_t *p, size_t n)
     g->host_window = peer.window;
     g->rd.limit = GUEST_MAX_FRAME; /* between frames: safe to widen */
     send_hello(g);
-    guest_log("host connected: %.*s", (int)(peer.agent.n > 200 ? 200 : peer.agent.n),
-              peer.agent.s);
+    if (!repeat)
+        guest_log("host connected: %.*s", (int)(peer.agent.n > 200 ? 200 : peer.agent.n),
+                  peer.agent.s);
 }
 
 static void on_control(guestd *g, const proto_hdr *h, const uint8_t *p)
