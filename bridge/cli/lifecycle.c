@@ -185,9 +185,13 @@ int cli_vm_ready(const char *vm, char client_sock[PATH_MAX], char *err, size_t e
     return 0;
 }
 
-static int print_file(const char *path)
+static int print_file(const char *vm, const char *path)
 {
     FILE *f = fopen(path, "r");
+    if (!f && errno == ENOENT) {
+        fprintf(stderr, "revm: VM %s has no console log: it was never started here\n", vm);
+        return 1;
+    }
     if (!f) {
         fprintf(stderr, "revm: %s: %s\n", path, strerror(errno));
         return 1;
@@ -269,7 +273,7 @@ int cli_lifecycle_main(int argc, char **argv)
             return console(vm);
         if (!sup_vm_path(path, sizeof path, state, vm, "console.log"))
             return 1;
-        return print_file(path);
+        return print_file(vm, path);
     }
     /* stop/status/list never start a supervisor just to say nothing runs. */
     bool spawn = !strcmp(cmd, "start") || !strcmp(cmd, "restart");

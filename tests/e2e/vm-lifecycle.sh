@@ -7,6 +7,7 @@
 #   clear error and no hang
 # - two concurrent `revm start app` start one VM; a second supervisor refuses
 # - two concurrent restarts share one restart; a start while stopping is refused
+# - revm list, logs and console
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/support/vm-images.sh"
 fixture=${REVM_FIXTURE:-small}
@@ -39,6 +40,21 @@ ok "revm ls /usr/bin prints the tarball's $(wc -l <"$T/want") names"
 revm status app | tee "$T/status"
 grep -q 'state=ready' "$T/status" && grep -q 'accel=' "$T/status" && grep -q 'bridge="revm-guestd' "$T/status" ||
   fail "revm status lacks state, accelerator or bridge version"
+
+# list, logs and console.
+revm list >"$T/list" || fail "revm list failed"
+for vm in app driver filesystem; do
+  grep -q "^$vm " "$T/list" || { cat "$T/list"; fail "revm list lacks VM $vm"; }
+done
+grep -q "^app ready " "$T/list" || { cat "$T/list"; fail "revm list does not show app as ready"; }
+revm logs app >"$T/logs" || fail "revm logs app failed"
+grep -q "runit" "$T/logs" || fail "revm logs app does not show the guest's boot"
+if revm logs no-such-vm >/dev/null 2>"$T/logs.err"; then fail "revm logs of an unknown VM succeeded"; fi
+[ "$(wc -l <"$T/logs.err")" -eq 1 ] || { cat "$T/logs.err"; fail "revm logs of an unknown VM: not one line"; }
+# The serial console: a newline to the getty brings its login prompt back.
+(printf '\n'; sleep 4) | timeout 20 revm console app >"$T/console.out" 2>&1 || fail "revm console app failed"
+grep -q "login:" "$T/console.out" || { cat "$T/console.out"; fail "revm console app: no login prompt"; }
+ok "revm list shows the 3 VMs, revm logs shows the boot, revm console reaches the getty"
 
 # Clean stop, image check, second boot.
 start=$(date +%s)
