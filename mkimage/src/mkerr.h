@@ -11,7 +11,8 @@ typedef struct mk_err {
     char msg[1024];
 } mk_err;
 
-/* Formats the message into err (when err is non-NULL) and returns -1. */
+/* Formats the message into err (when err is non-NULL) and returns -1. Control characters
+ * in the result (from quoted untrusted text) are replaced by '?'. */
 int mk_fail(mk_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Like mk_fail, appending ": strerror(errnum)". */
