@@ -55,6 +55,18 @@ int guest_port_open(const char *path)
     return fd;
 }
 
+/* Binds and listens on a fresh socket; on failure closes it, keeping the cause in errno. */
+static int bind_listen(int fd, const struct sockaddr *a, socklen_t len)
+{
+    if (bind(fd, a, len) < 0 || listen(fd, 4) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 int guest_listen_unix(const char *path)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -69,13 +81,7 @@ int guest_listen_unix(const char *path)
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
         unlink(path);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
+    return bind_listen(fd, (struct sockaddr *)&a, sizeof a);
 }
 
 /* struct sockaddr_vm from linux/vm_sockets.h, spelled out because the musl toolchain that
@@ -98,11 +104,5 @@ int guest_listen_vsock(unsigned port)
     int fd = socket(GUEST_AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
+    return bind_listen(fd, (struct sockaddr *)&a, sizeof a);
 }
