@@ -29,6 +29,11 @@ void cli_usage(FILE *out);
 /* Runs argv[0..argc) in the VM (login shell when login and argc == 0). Exit code. */
 int cli_exec(const cli_opts *o, int argc, char **argv, bool login);
 
+/* A connected stream to the bridge of o->vm: --socket / $REVM_SOCKET, else the supervisor's
+ * client socket for the VM (starting the VM when needed). -1 after printing why. Record
+ * services hand it to rb_svc_open (host/rb_svc.h). */
+int cli_connect_bridge(const cli_opts *o);
+
 /* `revm mux --listen PATH` (mux_cmd.c). */
 int cli_cmd_mux(const cli_opts *o, int argc, char **argv);
 

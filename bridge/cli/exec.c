@@ -29,7 +29,7 @@ static void log_fault(void *ctx, const char *msg)
 
 /* The bridge socket: --socket / $REVM_SOCKET, else the supervisor's client socket for the VM
  * (starting the VM when needed). */
-static int connect_bridge(const cli_opts *o)
+int cli_connect_bridge(const cli_opts *o)
 {
     char path[PATH_MAX], err[512];
     const char *sock = o->socket;
@@ -66,7 +66,7 @@ static uint32_t linux_signo(int sig)
 /* Connected and past the handshake, or NULL after printing why. */
 static rb_client *open_client(const cli_opts *o)
 {
-    int fd = connect_bridge(o);
+    int fd = cli_connect_bridge(o);
     if (fd < 0)
         return NULL;
     char err[512];

@@ -1,7 +1,8 @@
 /* Exec channels: lifecycle, flow control and the child's I/O (PROTOCOL.md, Channels, Flow
  * control, Exec service). Runs inside the event loop; never blocks. */
 #include "guestd.h"
-#include "desktop.h" /* issue 5: desktop service */
+#include "desktop.h"
+#include "svc.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -448,17 +449,22 @@ void guest_chan_open(guestd *g, uint32_t id, const uint8_t *p, size_t n)
         guest_send_error(g, PROTO_CH_ERROR, id, PROTO_EPROTO, "malformed OPEN");
         return;
     }
-    /* issue 5: the desktop service runs as the child `revm-guestd --desktop-service` and is an
-     * exec channel in every other respect (guest/desktop.h). */
-    bool desktop = svc == PROTO_SVC_DESKTOP && (g->features & PROTO_F_EXEC);
-    if (!desktop && (svc != PROTO_SVC_EXEC || !(g->features & PROTO_F_EXEC))) {
+    /* The desktop service (guest/desktop.h) and the record services (guest/svc.h) run as
+     * helper children and are exec channels in every other respect. */
+    bool exec_ok = g->features & PROTO_F_EXEC;
+    bool desktop = svc == PROTO_SVC_DESKTOP && exec_ok;
+    const guest_svc *rs = exec_ok && proto_svc_is_record_service(svc) ? guest_svc_find(svc) : NULL;
+    if (!desktop && !rs && (svc != PROTO_SVC_EXEC || !exec_ok)) {
         char t[64];
         snprintf(t, sizeof t, "service %u not offered by this guest", svc);
         guest_send_error(g, PROTO_CH_ERROR, id, PROTO_EOPNOTSUPP, t);
         return;
     }
-    if (desktop ? !guest_desktop_request(p + 2, n - 2, &req) : !proto_dec_exec_open(p + 2, n - 2, &req)) {
-        guest_send_error(g, PROTO_CH_ERROR, id, PROTO_EPROTO, "malformed exec OPEN");
+    bool req_ok = desktop ? guest_desktop_request(p + 2, n - 2, &req)
+                  : rs    ? guest_svc_request(rs, p + 2, n - 2, &req)
+                          : proto_dec_exec_open(p + 2, n - 2, &req);
+    if (!req_ok) {
+        guest_send_error(g, PROTO_CH_ERROR, id, PROTO_EPROTO, "malformed OPEN request");
         return;
     }
     if (g->nopen >= PROTO_MAX_CHANNELS) {

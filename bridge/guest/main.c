@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "desktop.h"
+#include "svc.h"
 #include "guestd.h"
 #include "loop.h"
 #include "port.h"
@@ -66,8 +67,10 @@ int main(int argc, char **argv)
     guest_opts o = {.mode = GUEST_MODE_AUTO, .port_name = GUEST_PORT_NAME,
                     .sysdir = "/sys/class/virtio-ports", .devdir = "/dev", .fd = -1};
     bool no_power = false;
-    if (argc == 2 && !strcmp(argv[1], GUEST_DESKTOP_ARG)) /* issue 5: desktop service child */
+    if (argc == 2 && !strcmp(argv[1], GUEST_DESKTOP_ARG)) /* the desktop service's child */
         return guest_desktop_main();
+    if (argc >= 3 && !strcmp(argv[1], GUEST_SVC_ARG)) /* a record service's helper child */
+        return guest_svc_main(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

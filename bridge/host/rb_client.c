@@ -228,6 +228,40 @@ static proto_str pstr(const char *s)
     return (proto_str){s ? s : "", s ? (uint32_t)strnlen(s, PROTO_MAX_STR + 1) : 0};
 }
 
+/* Registers a session whose OPEN frame f[0..n) the caller encoded for channel c->next_id, and
+ * sends it. Takes nothing from the caller on failure. */
+static rb_exec *session_open(rb_client *c, const uint8_t *f, size_t n, int in_fd, int out_fd,
+                             int err_fd, bool pty, char *err, size_t errlen)
+{
+    rb_exec *e = calloc(1, sizeof *e);
+    rb_exec **grown = c->n_ex < c->cap_ex ? c->ex
+                      : realloc(c->ex, (c->cap_ex ? 2 * c->cap_ex : 8) * sizeof *c->ex);
+    if (!e || !grown) {
+        free(e);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (grown != c->ex) {
+        c->ex = grown;
+        c->cap_ex = c->cap_ex ? 2 * c->cap_ex : 8;
+    }
+    uint32_t id = c->next_id;
+    c->next_id = id >= 0x7fffffffu ? 1 : id + 1;
+    e->cl = c;
+    e->id = id;
+    e->fd[0] = in_fd;
+    e->fd[1] = out_fd;
+    e->fd[2] = err_fd;
+    e->pty = pty;
+    e->st.state = RB_EXEC_OPENING;
+    e->send_credit = c->conn.p.peer_window;
+    e->recv_avail[1] = e->recv_avail[2] = c->conn.p.my_window;
+    e->in_eof_local = in_fd < 0;
+    rb_conn_send(&c->conn, f, n);
+    c->ex[c->n_ex++] = e;
+    return e;
+}
+
 rb_exec *rb_exec_start(rb_client *c, const rb_exec_req *r, int in_fd, int out_fd, int err_fd,
                        char *err, size_t errlen)
 {
@@ -239,16 +273,10 @@ rb_exec *rb_exec_start(rb_client *c, const rb_exec_req *r, int in_fd, int out_fd
     proto_exec_open *m = calloc(1, sizeof *m);
     size_t cap = c->conn.p.max_frame + PROTO_HDR_SIZE;
     uint8_t *f = malloc(cap);
-    rb_exec *e = calloc(1, sizeof *e);
-    rb_exec **grown = c->n_ex < c->cap_ex ? c->ex
-                      : realloc(c->ex, (c->cap_ex ? 2 * c->cap_ex : 8) * sizeof *c->ex);
-    if (!m || !f || !e || !grown) {
+    rb_exec *e = NULL;
+    if (!m || !f) {
         snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    if (grown != c->ex) {
-        c->ex = grown;
-        c->cap_ex = c->cap_ex ? 2 * c->cap_ex : 8;
+        goto out;
     }
     m->flags = (r->pty ? PROTO_EXEC_PTY : 0) | (r->login ? PROTO_EXEC_LOGIN : 0) |
                (r->nopath ? PROTO_EXEC_NOPATH : 0);
@@ -262,34 +290,34 @@ rb_exec *rb_exec_start(rb_client *c, const rb_exec_req *r, int in_fd, int out_fd
     m->envc = (uint32_t)r->envc;
     for (size_t i = 0; i < r->envc; i++)
         m->env[i] = pstr(r->env[i]);
-    uint32_t id = c->next_id;
-    size_t n = proto_enc_exec_open(f, cap, id, m);
-    if (!n) {
+    size_t n = proto_enc_exec_open(f, cap, c->next_id, m);
+    if (!n)
         snprintf(err, errlen, "command line too long for one request (limit %u bytes, each "
                  "argument at most %u)", c->conn.p.max_frame, PROTO_MAX_STR);
-        goto fail;
-    }
-    c->next_id = id >= 0x7fffffffu ? 1 : id + 1;
-    e->cl = c;
-    e->id = id;
-    e->fd[0] = in_fd;
-    e->fd[1] = out_fd;
-    e->fd[2] = err_fd;
-    e->pty = r->pty;
-    e->st.state = RB_EXEC_OPENING;
-    e->send_credit = c->conn.p.peer_window;
-    e->recv_avail[1] = e->recv_avail[2] = c->conn.p.my_window;
-    e->in_eof_local = in_fd < 0;
-    rb_conn_send(&c->conn, f, n);
-    c->ex[c->n_ex++] = e;
+    else
+        e = session_open(c, f, n, in_fd, out_fd, err_fd, r->pty, err, errlen);
+out:
     free(m);
     free(f);
     return e;
-fail:
-    free(m);
-    free(f);
-    free(e);
-    return NULL;
+}
+
+rb_exec *rb_service_start(rb_client *c, uint16_t service, uint32_t flags, const char *arg,
+                          int in_fd, int out_fd, int err_fd, char *err, size_t errlen)
+{
+    uint8_t f[PROTO_HDR_SIZE + 16 + PROTO_SVC_MAX_ARG];
+    size_t argn = arg ? strnlen(arg, PROTO_SVC_MAX_ARG + 1) : 0;
+    size_t n = proto_svc_is_record_service(service)
+                   ? proto_enc_svc_open(f, sizeof f, c->next_id, service, flags, arg, argn) : 0;
+    if (!n) {
+        if (proto_svc_is_record_service(service))
+            snprintf(err, errlen, "service argument too long (at most %u bytes, no NUL)",
+                     PROTO_SVC_MAX_ARG);
+        else
+            snprintf(err, errlen, "service %u is not a record service", service);
+        return NULL;
+    }
+    return session_open(c, f, n, in_fd, out_fd, err_fd, false, err, errlen);
 }
 
 static rb_exec *find(rb_client *c, uint32_t id)

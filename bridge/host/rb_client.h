@@ -66,6 +66,11 @@ rb_conn *rb_client_conn(rb_client *c);
  * owned by the caller. NULL with err when the request cannot be encoded. */
 rb_exec *rb_exec_start(rb_client *c, const rb_exec_req *r, int in_fd, int out_fd, int err_fd,
                        char *err, size_t errlen);
+/* Opens a record service (PROTOCOL.md, Service channels: fs, device, window, display) as a
+ * session: in_fd's bytes go to the guest helper's stdin (stream 0), its stdout to out_fd and
+ * its stderr (log lines) to err_fd, with the exec session's flow control and status. */
+rb_exec *rb_service_start(rb_client *c, uint16_t service, uint32_t flags, const char *arg,
+                          int in_fd, int out_fd, int err_fd, char *err, size_t errlen);
 void rb_exec_winsize(rb_exec *e, uint16_t rows, uint16_t cols);
 void rb_exec_signal(rb_exec *e, uint32_t signo); /* Linux signal numbers */
 /* Aborts the session (CLOSE: the guest hangs up the process). */

@@ -47,7 +47,8 @@ enum proto_type {
 };
 
 enum proto_service { PROTO_SVC_EXEC = 1, PROTO_SVC_FS = 2, PROTO_SVC_DEVICE = 3,
-                     PROTO_SVC_DESKTOP = 4, PROTO_SVC_PACKAGES = 5 };
+                     PROTO_SVC_DESKTOP = 4, PROTO_SVC_PACKAGES = 5, PROTO_SVC_WINDOW = 6,
+                     PROTO_SVC_DISPLAY = 7 };
 
 enum proto_stream { PROTO_STDIN = 0, PROTO_STDOUT = 1, PROTO_STDERR = 2 };
 
@@ -248,5 +249,113 @@ void proto_app_stream_init(proto_app_stream *s, uint8_t *buf);
 int proto_app_stream_feed(proto_app_stream *s, const uint8_t *in, size_t n, size_t *used,
                           proto_app_event *ev);
 /* ==== end of desktop service ==== */
+
+/* ==== Service channels (PROTOCOL.md, Service channels) — proto_svc.c ====
+ * Services 2, 3, 6 and 7 run a helper process in the guest whose stdin/stdout are the
+ * channel's streams 0 and 1; both directions carry records: u32 len, then len bytes of
+ * u8 type, u32 tag, body. Each service bounds len by its own maximum. */
+#define PROTO_SVC_MAX_ARG 1024u
+#define PROTO_REC_HDR 9u   /* u32 len, u8 type, u32 tag */
+#define PROTO_REC_MIN 5u   /* len covers at least type and tag */
+
+/* True for the services that are record streams served by a guest helper. */
+bool proto_svc_is_record_service(uint16_t service);
+/* OPEN frame: u16 service, u32 flags, str arg (<= PROTO_SVC_MAX_ARG bytes, no NUL). */
+size_t proto_enc_svc_open(uint8_t *out, size_t cap, uint32_t chan, uint16_t service,
+                          uint32_t flags, const char *arg, size_t argn);
+/* The request after the u16 service. */
+bool proto_dec_svc_open(const uint8_t *p, size_t n, uint32_t *flags, proto_str *arg);
+
+/* Writes the 9-byte record header for a body of body_len bytes (len = 5 + body_len). */
+void proto_rec_hdr(uint8_t out[PROTO_REC_HDR], uint8_t type, uint32_t tag, size_t body_len);
+
+typedef struct proto_rec {
+    uint8_t type;
+    uint32_t tag;
+    const uint8_t *body;
+    size_t body_len;
+} proto_rec;
+
+/* Reassembles records from stream bytes with the caller's fixed buffer of
+ * 4 + max_record bytes (max_record >= PROTO_REC_MIN): a hostile peer cannot make it grow. */
+typedef struct proto_rec_stream {
+    uint8_t *buf;
+    size_t max_record, have;
+} proto_rec_stream;
+void proto_rec_stream_init(proto_rec_stream *s, uint8_t *buf, size_t max_record);
+/* Consumes up to n bytes, sets *used. PROTO_FRAME: *rec is one record, valid until the next
+ * call (it may point into `in` when the whole record was there and nothing was pending).
+ * PROTO_NEED_MORE: all n bytes were taken. PROTO_BAD_FRAME: len < PROTO_REC_MIN or above
+ * max_record (the stream cannot continue). */
+int proto_rec_stream_feed(proto_rec_stream *s, const uint8_t *in, size_t n, size_t *used,
+                          proto_rec *rec);
+/* ==== end of service channels ==== */
+
+/* ==== Display service (PROTOCOL.md, Display service) — proto_disp.c ====
+ * Records of service 7. Decoders check every count, dimension and name against the bounds
+ * below: the guest side is untrusted on the host. */
+#define PROTO_DISP_MAX_RECORD (4194304u + 64u) /* host to guest (UPDATE pixels + header) */
+#define PROTO_DISP_MAX_EVENT 16384u            /* guest to host */
+#define PROTO_DISP_MAX_PIXELS 4194304u         /* bytes of pixels in one UPDATE */
+#define PROTO_DISP_MAX_DIM 8192u
+#define PROTO_DISP_MAX_REFRESH 1000u
+#define PROTO_DISP_MAX_CONNS 16u
+#define PROTO_DISP_MAX_MODES 64u
+#define PROTO_DISP_MAX_NAME 32u
+#define PROTO_DISP_MAX_MSG 256u
+#define PROTO_DISP_UPDATE_HDR 12u              /* u32 connector, u16 x, y, w, h */
+
+enum proto_disp_type {
+    PROTO_DISP_LIST = 0xb0, PROTO_DISP_CONNECTORS = 0xb1, PROTO_DISP_SET_MODE = 0xb2,
+    PROTO_DISP_MODE = 0xb3, PROTO_DISP_UPDATE = 0xb4, PROTO_DISP_HOTPLUG = 0xb5,
+    PROTO_DISP_OK = 0xbe, PROTO_DISP_ERROR = 0xbf,
+};
+enum { PROTO_DISP_MODE_PREFERRED = 1u };
+
+typedef struct proto_disp_mode {
+    uint16_t w, h, refresh;
+    uint8_t flags;           /* PROTO_DISP_MODE_PREFERRED */
+} proto_disp_mode;
+
+typedef struct proto_disp_conn {
+    uint32_t id;
+    uint8_t connected;
+    char name[PROTO_DISP_MAX_NAME + 1];
+    uint16_t cur_w, cur_h, cur_refresh; /* 0: no mode set by this channel */
+    uint8_t nmodes;
+    proto_disp_mode modes[PROTO_DISP_MAX_MODES];
+} proto_disp_conn;
+
+/* CONNECTORS / HOTPLUG body. The encoder requires valid input (n <= 16, bounded modes and
+ * names) and returns 0 when it is not, or when cap is too small. */
+size_t proto_disp_enc_conns(uint8_t *out, size_t cap, const proto_disp_conn *c, size_t n);
+/* false (with a reason in why, which may be NULL) when anything is out of bounds. */
+bool proto_disp_dec_conns(const uint8_t *p, size_t n, proto_disp_conn *c, size_t max,
+                          size_t *count, const char **why);
+
+/* SET_MODE and MODE share a body: u32 connector, u16 w, h, refresh. */
+size_t proto_disp_enc_mode(uint8_t *out, size_t cap, uint32_t conn, uint16_t w, uint16_t h,
+                           uint16_t refresh);
+/* any_size: SET_MODE accepts w = h = 0 (preferred); MODE does not. */
+bool proto_disp_dec_mode(const uint8_t *p, size_t n, bool any_size, uint32_t *conn,
+                         uint16_t *w, uint16_t *h, uint16_t *refresh);
+
+/* UPDATE header (the pixels follow it). */
+typedef struct proto_disp_rect {
+    uint32_t conn;
+    uint16_t x, y, w, h;
+} proto_disp_rect;
+void proto_disp_enc_update_hdr(uint8_t out[PROTO_DISP_UPDATE_HDR], const proto_disp_rect *r);
+/* Checks w, h >= 1, x + w and y + h <= PROTO_DISP_MAX_DIM, and n == header + w * h * 4
+ * <= header + PROTO_DISP_MAX_PIXELS; *pixels points into p. */
+bool proto_disp_dec_update(const uint8_t *p, size_t n, proto_disp_rect *r,
+                           const uint8_t **pixels);
+
+size_t proto_disp_enc_error(uint8_t *out, size_t cap, uint32_t code, const char *msg);
+bool proto_disp_dec_error(const uint8_t *p, size_t n, uint32_t *code, proto_str *msg);
+
+/* True when name is 1..32 bytes of [A-Za-z0-9._-]. */
+bool proto_disp_name_ok(const char *s, size_t n);
+/* ==== end of display service ==== */
 
 #endif
