@@ -45,7 +45,7 @@ static const struct cli_command {
     {"list", cmd_lifecycle},
     {"console", cmd_lifecycle},
     {"logs", cmd_lifecycle},
-    {"apt", cli_cmd_pkg}, {"pkg", cli_cmd_pkg}, /* issue 5: pkg_cmd.c */
+    {"apt", cli_cmd_pkg}, {"pkg", cli_cmd_pkg}, /* pkg_cmd.c */
 };
 
 int cli_dispatch(const cli_opts *o, int argc, char **argv)

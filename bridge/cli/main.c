@@ -7,7 +7,7 @@
 
 int main(int argc, char **argv)
 {
-    if (cli_launch_argv(&argc, &argv) < 0) /* issue 5: Redox launcher entries */
+    if (cli_launch_argv(&argc, &argv) < 0) /* Redox launcher entries start revm with a manifest */
         return 2;
     cli_opts o = {0};
     bool help;

@@ -721,7 +721,6 @@ void rb_mux_free(rb_mux *m)
 
 enum rb_mux_state rb_mux_state(const rb_mux *m) { return m->state; }
 const char *rb_mux_why(const rb_mux *m) { return m->state == RB_MUX_DOWN ? m->why : ""; }
-const rb_params *rb_mux_params(const rb_mux *m) { return &m->vm.p; }
 size_t rb_mux_clients(const rb_mux *m) { return m->n_clients; }
 size_t rb_mux_channels(const rb_mux *m) { return m->n_open; }
 size_t rb_mux_pollfd_count(const rb_mux *m) { return 2 + m->n_clients; }

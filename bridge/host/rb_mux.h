@@ -79,7 +79,6 @@ int rb_mux_step(rb_mux *m, const struct pollfd *fds, size_t n); /* enum rb_mux_s
 int rb_mux_add_client(rb_mux *m, int fd);
 enum rb_mux_state rb_mux_state(const rb_mux *m);
 const char *rb_mux_why(const rb_mux *m); /* why it went down, "" while up */
-const rb_params *rb_mux_params(const rb_mux *m); /* valid once ready */
 size_t rb_mux_clients(const rb_mux *m);
 size_t rb_mux_channels(const rb_mux *m);
 

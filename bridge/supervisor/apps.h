@@ -1,4 +1,4 @@
-/* VM applications in the host launcher (issue 5). Per VM, once its bridge is ready, a thread
+/* VM applications in the host launcher. Per VM, once its bridge is ready, a thread
  * connects to the VM's client socket like any revm client, opens the desktop service
  * (PROTOCOL.md, Desktop service) and applies the guest's application events to the launcher
  * folder with sup_launcher_*. Everything in those events is untrusted: the id and the desktop

@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "apps.h" /* issue 5: launcher entries for the VM's applications */
+#include "apps.h" /* launcher entries for the VM's applications */
 #include "rb_mux.h"
 #include "rb_unix.h"
 
@@ -24,7 +24,7 @@ struct sup_link {
     int event_fd;
     uint32_t generation;
     int stop_pipe[2]; /* written by sup_link_stop: wakes every poll in the thread */
-    sup_apps *apps;   /* issue 5: started at the first ready, stopped with the link */
+    sup_apps *apps;   /* launcher entries: started at the first ready, stopped with the link */
 };
 
 static void emit(struct sup_link *l, uint32_t kind, const char *text)
@@ -62,7 +62,7 @@ static void on_ready(void *ctx, const rb_params *p)
 {
     struct sup_link *l = ctx;
     emit(ctx, SUP_LINK_READY, p->agent);
-    if (!l->apps) /* issue 5: a client of our own socket; it reconnects by itself later */
+    if (!l->apps) /* launcher entries: a client of our own socket; it reconnects by itself later */
         l->apps = sup_apps_start(l->vm, l->client_sock);
 }
 
@@ -133,7 +133,7 @@ void sup_link_stop(sup_link *l)
         return;
     (void)!write(l->stop_pipe[1], "x", 1);
     pthread_join(l->thread, NULL);
-    sup_apps_stop(l->apps); /* issue 5 */
+    sup_apps_stop(l->apps);
     close(l->stop_pipe[0]);
     close(l->stop_pipe[1]);
     free(l);

@@ -265,7 +265,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "revmd: %s\n", err);
         return 1;
     }
-    for (size_t i = 0; i < c.n_vms; i++) /* issue 5: launcher entries left by a previous run */
+    for (size_t i = 0; i < c.n_vms; i++) /* launcher entries left by a previous run */
         sup_apps_clear_stale(c.vms[i].prof.name);
     for (size_t i = 0; i < SUP_MAX_CLIENTS; i++)
         c.clients[i].fd = -1;

@@ -1,4 +1,5 @@
-/* BLAKE3, written from the specification (portable, single-threaded, no SIMD).
+/* BLAKE3, written from the specification (single-threaded; a portable path and an AVX2 path
+ * for eight chunks at a time, chosen at run time: blake3_use_simd).
  * Debian 12 ships no C BLAKE3 library, yet cookbook recipes pin sources by BLAKE3,
  * so mkimage reports it beside SHA-256. All three modes (hash, keyed_hash,
  * derive_key) and extendable output are here because the official test vectors

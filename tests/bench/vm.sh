@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# VM benchmarks (issue 4 `make bench`, and issue 3's figures again over a real virtio-serial
+# VM benchmarks (`make bench`: boot, exec latency, and the bridge's throughput over a real virtio-serial
 # port). One run, one app VM built by mkimage from the Debian fixture (the small one when
 # REVM_BENCH_FIXTURE=small), supervised by revmd; every figure has a baseline measured in the
 # same run and is printed with its ratio. Nothing here asserts on time.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5 acceptance on a real app VM (QEMU, TCG here) built from the Debian fixture:
+# Packages and launcher entries on a real app VM (QEMU, TCG here) built from the Debian fixture:
 # - a local package repository (btop from this machine's apt, indexed with dpkg-scanpackages)
 #   on an extra read-only disk; the VM has no network
 # - revm apt install btop succeeds; a launcher entry and icon appear on the host within 2 s

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4 acceptance on real VMs (QEMU, TCG here), images built by mkimage from the fixtures:
+# VM lifecycle on real VMs (QEMU, TCG here), images built by mkimage from the fixtures:
 # - revm start app; revm ls /usr/bin prints exactly the tarball's usr/bin names
 # - revm stop app powers down; btrfs check of the image is clean; a second boot works
 # - driver and filesystem VMs boot to bridge-ready

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Extraction (issue 2, step 2).
+# Extraction: safe paths, owners, devices and xattrs from real archives.
 #  1. Malicious and broken tarballs (absolute path, "..", symlink escape, hard link
 #     escape, truncated, garbage, out of disk space) each fail with one clear line
 #     and a non-zero exit, and nothing is written outside the staging directory:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Redox recipes and the image regeneration script (issue 6):
+# The Redox recipes and the image regeneration script:
 #  1. every recipe.toml and config fragment satisfies the cookbook's schema, and the
 #     schema check itself catches each kind of mistake;
 #  2. each recipe's build script runs for real in the cookbook stand-in
