@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "supervisor/state.h"
+#include "rb_control.h"
+#include "rb_state.h"
 
 static int control_connect(const char *state)
 {
@@ -96,7 +97,7 @@ static int spawn_revmd(const char *state)
 int cli_control_open(bool spawn, char *err, size_t errlen)
 {
     char state[PATH_MAX];
-    if (sup_state_dir(geteuid() == 0, state, err, errlen) < 0)
+    if (rb_state_dir(geteuid() == 0, state, err, errlen) < 0)
         return -1;
     int fd = control_connect(state);
     if (fd < 0 && spawn)
@@ -107,46 +108,22 @@ int cli_control_open(bool spawn, char *err, size_t errlen)
     return fd;
 }
 
-/* Sends one request and copies every reply line to out (data lines) until "ok"/"error".
- * Returns 0 for ok (final text in final), -1 for error (text in final). */
-int cli_control_request(int fd, const char *request, FILE *out, char *final, size_t cap)
+/* Data lines go to the FILE in ctx (if any); info lines are progress for the user. */
+static void show_line(void *ctx, enum rb_ctl_kind kind, const char *text)
 {
-    char line[1024];
-    int n = snprintf(line, sizeof line, "%s\n", request);
-    if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
-        snprintf(final, cap, "lost the connection to the VM supervisor");
-        return -1;
-    }
-    size_t have = 0;
-    for (;;) {
-        ssize_t r = read(fd, line + have, sizeof line - 1 - have);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            snprintf(final, cap, "lost the connection to the VM supervisor");
-            return -1;
-        }
-        have += (size_t)r;
-        char *nl;
-        while ((nl = memchr(line, '\n', have))) {
-            *nl = 0;
-            if (!strncmp(line, "ok", 2) && (line[2] == 0 || line[2] == ' ')) {
-                snprintf(final, cap, "%s", line[2] ? line + 3 : "");
-                return 0;
-            }
-            if (!strncmp(line, "error: ", 7)) {
-                snprintf(final, cap, "%s", line + 7);
-                return -1;
-            }
-            if (out)
-                fprintf(out, "%s\n", line);
-            size_t used = (size_t)(nl - line) + 1;
-            memmove(line, line + used, have - used);
-            have -= used;
-        }
-        if (have == sizeof line - 1)
-            have = 0; /* an overlong line from the supervisor is dropped, not trusted */
-    }
+    if (kind == RB_CTL_INFO)
+        return;
+    if (ctx)
+        fprintf(ctx, "%s\n", text);
+}
+
+/* A start that really boots the VM says so first, so the user knows why it takes a while. */
+static void start_progress(void *ctx, enum rb_ctl_kind kind, const char *text)
+{
+    const char *vm = ctx;
+    size_t w = strlen(RB_CTL_INFO_STARTING);
+    if (kind == RB_CTL_INFO && !strncmp(text, RB_CTL_INFO_STARTING, w) && (!text[w] || text[w] == ' '))
+        fprintf(stderr, "revm: starting VM %s...\n", vm);
 }
 
 int cli_vm_ready(const char *vm, char client_sock[PATH_MAX], char *err, size_t errlen)
@@ -154,31 +131,19 @@ int cli_vm_ready(const char *vm, char client_sock[PATH_MAX], char *err, size_t e
     int fd = cli_control_open(true, err, errlen);
     if (fd < 0)
         return -1;
-    char req[128], final[1024], status[2048] = "";
-    snprintf(req, sizeof req, "status %s", vm);
-    FILE *mem = fmemopen(status, sizeof status - 1, "w");
-    int rc = cli_control_request(fd, req, mem, final, sizeof final);
-    if (mem)
-        fclose(mem);
+    /* One request: a start of a ready VM answers at once. */
+    char req[128], final[1024];
+    snprintf(req, sizeof req, "start %s", vm);
+    int rc = rb_ctl_request(fd, req, start_progress, (void *)vm, final, sizeof final);
+    close(fd);
     if (rc < 0) {
         snprintf(err, errlen, "%s", final);
-        close(fd);
         return -1;
     }
-    if (!strstr(status, "state=ready")) {
-        fprintf(stderr, "revm: starting VM %s...\n", vm);
-        snprintf(req, sizeof req, "start %s", vm);
-        if (cli_control_request(fd, req, NULL, final, sizeof final) < 0) {
-            snprintf(err, errlen, "%s", final);
-            close(fd);
-            return -1;
-        }
-    }
-    close(fd);
     char state[PATH_MAX];
-    if (sup_state_dir(geteuid() == 0, state, err, errlen) < 0)
+    if (rb_state_dir(geteuid() == 0, state, err, errlen) < 0)
         return -1;
-    if (!sup_vm_path(client_sock, PATH_MAX, state, vm, "client.sock")) {
+    if (!rb_state_vm_path(client_sock, PATH_MAX, state, vm, "client.sock")) {
         snprintf(err, errlen, "VM %s: state path too long", vm);
         return -1;
     }
@@ -209,8 +174,8 @@ static int console(const char *vm)
 {
     char state[PATH_MAX], err[512];
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (sup_state_dir(geteuid() == 0, state, err, sizeof err) < 0 ||
-        !sup_vm_path(sa.sun_path, sizeof sa.sun_path, state, vm, "console.sock")) {
+    if (rb_state_dir(geteuid() == 0, state, err, sizeof err) < 0 ||
+        !rb_state_vm_path(sa.sun_path, sizeof sa.sun_path, state, vm, "console.sock")) {
         fprintf(stderr, "revm: %s\n", err);
         return 1;
     }
@@ -265,13 +230,13 @@ int cli_lifecycle_main(int argc, char **argv)
         vm = "app"; /* start/stop/restart default to the app VM, like `revm PROGRAM` */
     char state[PATH_MAX], err[512], path[PATH_MAX];
     if (!strcmp(cmd, "logs") || !strcmp(cmd, "console")) {
-        if (sup_state_dir(geteuid() == 0, state, err, sizeof err) < 0) {
+        if (rb_state_dir(geteuid() == 0, state, err, sizeof err) < 0) {
             fprintf(stderr, "revm: %s\n", err);
             return 1;
         }
         if (!strcmp(cmd, "console"))
             return console(vm);
-        if (!sup_vm_path(path, sizeof path, state, vm, "console.log"))
+        if (!rb_state_vm_path(path, sizeof path, state, vm, "console.log"))
             return 1;
         return print_file(vm, path);
     }
@@ -294,7 +259,7 @@ int cli_lifecycle_main(int argc, char **argv)
     snprintf(req, sizeof req, "%s%s%s", cmd, vm ? " " : "", vm ? vm : "");
     if (!strcmp(cmd, "start") || !strcmp(cmd, "restart"))
         fprintf(stderr, "revm: %s VM %s...\n", !strcmp(cmd, "start") ? "starting" : "restarting", vm);
-    int rc = cli_control_request(fd, req, stdout, final, sizeof final);
+    int rc = rb_ctl_request(fd, req, show_line, stdout, final, sizeof final);
     close(fd);
     if (rc < 0) {
         fprintf(stderr, "revm: %s\n", final);

@@ -16,9 +16,8 @@ int cli_lifecycle_main(int argc, char **argv);
  * as "VM app failed to start: ...". */
 int cli_vm_ready(const char *vm, char client_sock[PATH_MAX], char *err, size_t errlen);
 
-/* Connects to revmd's control socket (spawning a per-user revmd when spawn is true). */
+/* Connects to revmd's control socket (spawning a per-user revmd when spawn is true); requests
+ * then go through rb_ctl_request (host/rb_control.h). */
 int cli_control_open(bool spawn, char *err, size_t errlen);
-/* One request/response exchange; data lines go to out (may be NULL). 0 ok, -1 error. */
-int cli_control_request(int fd, const char *request, FILE *out, char *final, size_t cap);
 
 #endif

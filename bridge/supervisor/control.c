@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "rb_control.h"
 #include "state.h"
 
 int sup_control_listen(const char *path, char *err, size_t errlen)
@@ -135,11 +136,16 @@ int sup_control_start_vm(sup_ctx *c, size_t i, char *err, size_t errlen)
 static void status_line(sup_client *cl, const sup_vm *vm)
 {
     long long now = sup_now_ms();
-    long long up = vm->qemu_pid ? (now - vm->started_ms) / 1000 : 0;
-    reply(cl, "vm=%s state=%s uptime=%llds pid=%ld memory=%uM accel=%s bridge=\"%s\" error=\"%s\"",
-          vm->prof.name, sup_vm_state_name(vm->state), up, (long)vm->qemu_pid,
-          vm->prof.memory_mib, vm->qemu_pid ? sup_accel_name(vm->accel) : "-", vm->agent,
-          vm->last_error);
+    rb_ctl_status st = {.uptime_s = vm->qemu_pid ? (now - vm->started_ms) / 1000 : 0,
+                        .pid = (long)vm->qemu_pid, .memory_mib = vm->prof.memory_mib};
+    snprintf(st.vm, sizeof st.vm, "%s", vm->prof.name);
+    snprintf(st.state, sizeof st.state, "%s", sup_vm_state_name(vm->state));
+    snprintf(st.accel, sizeof st.accel, "%s", vm->qemu_pid ? sup_accel_name(vm->accel) : "");
+    snprintf(st.bridge, sizeof st.bridge, "%s", vm->agent);
+    snprintf(st.error, sizeof st.error, "%s", vm->last_error);
+    char line[RB_CTL_LINE_MAX];
+    if (rb_ctl_format_status(&st, line, sizeof line))
+        reply(cl, "%s", line);
 }
 
 static void handle(sup_ctx *c, sup_client *cl, char *line)
@@ -215,6 +221,7 @@ static void handle(sup_ctx *c, sup_client *cl, char *line)
             reply(cl, "error: %s", err);
             return;
         }
+        reply(cl, "info: " RB_CTL_INFO_STARTING " VM %s", vm->prof.name);
         cl->vm = i;
         cl->wait = SUP_WAIT_READY;
         return;

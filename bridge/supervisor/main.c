@@ -20,6 +20,7 @@
 #include "apps.h"
 #include "control.h"
 #include "qemu_args.h"
+#include "rb_state.h"
 #include "state.h"
 
 static void usage(FILE *f)
@@ -106,7 +107,7 @@ static int print_qemu(sup_ctx *c, const char *name, const char *state)
     }
     const char *why;
     char dir[PATH_MAX], err[512];
-    sup_vm_path(dir, sizeof dir, state, name, NULL);
+    rb_state_vm_path(dir, sizeof dir, state, name, NULL);
     sup_launch l = {.qemu = c->qemu, .state_dir = dir,
                     .accel = sup_accel_resolve(c->vms[i].prof.accel, c->qemu, &why),
                     .force_net_restrict = getenv("REVM_NET_RESTRICT") != NULL};
@@ -251,7 +252,7 @@ int main(int argc, char **argv)
         (env = getenv("REVM_IMAGES")) && *env ? (void)snprintf(images, sizeof images, "%s", env)
                                               : default_data_dir(images, "images");
     char state[PATH_MAX], err[512], path[PATH_MAX + 16];
-    if (sup_state_dir(system, state, err, sizeof err) < 0) {
+    if (rb_state_dir(system, state, err, sizeof err) < 0) {
         fprintf(stderr, "revmd: %s\n", err);
         return 1;
     }

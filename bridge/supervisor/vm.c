@@ -14,6 +14,7 @@
 #include "accel.h"
 #include "qemu_args.h"
 #include "qmp.h"
+#include "rb_state.h"
 #include "state.h"
 
 long long sup_now_ms(void)
@@ -35,14 +36,14 @@ static void remove_sockets(const sup_vm *vm)
     static const char *leaves[] = {"qmp.sock", "bridge.sock", "console.sock", "client.sock"};
     char path[PATH_MAX];
     for (size_t i = 0; i < sizeof leaves / sizeof *leaves; i++)
-        if (sup_vm_path(path, sizeof path, vm->state_dir, vm->prof.name, leaves[i]))
+        if (rb_state_vm_path(path, sizeof path, vm->state_dir, vm->prof.name, leaves[i]))
             unlink(path);
 }
 
 static int open_log(const sup_vm *vm)
 {
     char path[PATH_MAX];
-    if (!sup_vm_path(path, sizeof path, vm->state_dir, vm->prof.name, "qemu.log"))
+    if (!rb_state_vm_path(path, sizeof path, vm->state_dir, vm->prof.name, "qemu.log"))
         return -1;
     return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 }
@@ -58,7 +59,7 @@ int sup_vm_start(sup_vm *vm, const char *qemu, int link_event_fd, char *err, siz
     }
     vm->accel = sup_accel_resolve(vm->prof.accel, qemu, &vm->accel_why);
     char vmdir[PATH_MAX];
-    if (!sup_vm_path(vmdir, sizeof vmdir, vm->state_dir, vm->prof.name, NULL)) {
+    if (!rb_state_vm_path(vmdir, sizeof vmdir, vm->state_dir, vm->prof.name, NULL)) {
         snprintf(err, errlen, "VM %s: state path too long", vm->prof.name);
         return -1;
     }
@@ -109,8 +110,8 @@ int sup_vm_start(sup_vm *vm, const char *qemu, int link_event_fd, char *err, siz
     vm->last_error[0] = 0;
     vm->start_timed_out = false;
     char bridge[PATH_MAX], client[PATH_MAX];
-    sup_vm_path(bridge, sizeof bridge, vm->state_dir, vm->prof.name, "bridge.sock");
-    sup_vm_path(client, sizeof client, vm->state_dir, vm->prof.name, "client.sock");
+    rb_state_vm_path(bridge, sizeof bridge, vm->state_dir, vm->prof.name, "bridge.sock");
+    rb_state_vm_path(client, sizeof client, vm->state_dir, vm->prof.name, "client.sock");
     vm->link = sup_link_start(vm->prof.name, bridge, client, link_event_fd, vm->generation);
     return 0;
 }
@@ -134,7 +135,7 @@ void sup_vm_stop(sup_vm *vm)
     vm->state = SUP_STOPPING;
     vm->deadline_ms = sup_now_ms() + (long long)vm->prof.stop_timeout_s * 1000;
     char qmp[PATH_MAX], err[256];
-    if (!sup_vm_path(qmp, sizeof qmp, vm->state_dir, vm->prof.name, "qmp.sock"))
+    if (!rb_state_vm_path(qmp, sizeof qmp, vm->state_dir, vm->prof.name, "qmp.sock"))
         return;
     int fd = sup_qmp_open(qmp, 2000, err, sizeof err);
     if (fd < 0) {
