@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cm_text.h"
+
 /* Stop reading local stdin while this much is queued towards the guest: credit already
  * bounds it, this only keeps the queue short when the stream itself is slow. */
 #define OUTQ_HIGH (1u << 20)
@@ -447,10 +449,7 @@ static void on_frame(void *ctx, const proto_hdr *h, const uint8_t *pl)
         if (!proto_dec_error(pl, h->len, &code, &t))
             code = PROTO_EIO, t = (proto_str){"malformed CH_ERROR", 18};
         char txt[200];
-        size_t tn = t.n < sizeof txt - 1 ? t.n : sizeof txt - 1;
-        for (size_t i = 0; i < tn; i++)
-            txt[i] = (t.s[i] >= 0x20 && t.s[i] != 0x7f) ? t.s[i] : '?';
-        txt[tn] = 0;
+        cm_copy_text(txt, sizeof txt, t.s, t.n);
         exec_fail(e, code ? code : PROTO_EIO, "%s", txt);
         e->errored = true;
         exec_maybe_done(e);

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cm_text.h"
+
 /* Control frames are tiny; the largest is an ERROR with a PROTO_MAX_STR text. */
 #define CTRL_FRAME_MAX (PROTO_HDR_SIZE + 8 + PROTO_MAX_STR)
 
@@ -248,13 +250,6 @@ void rb_conn_hello(rb_conn *c)
 
 /* ---- input ---- */
 
-static void copy_text(char *dst, size_t cap, const char *s, size_t n)
-{
-    size_t k = n < cap - 1 ? n : cap - 1;
-    for (size_t i = 0; i < k; i++) /* a peer's text goes to logs and terminals: no controls */
-        dst[i] = (s[i] >= 0x20 && s[i] != 0x7f) ? s[i] : '?';
-    dst[k] = 0;
-}
 
 static void on_hello(rb_conn *c, const uint8_t *pl, size_t n)
 {
@@ -278,7 +273,7 @@ static void on_hello(rb_conn *c, const uint8_t *pl, size_t n)
     }
     p.peer_window = peer.window;
     p.my_window = c->cfg.window;
-    copy_text(p.agent, sizeof p.agent, peer.agent.s, peer.agent.n);
+    cm_copy_text(p.agent, sizeof p.agent, peer.agent.s, peer.agent.n);
     bool reset = c->ready;
     if (c->role == RB_HOST && c->hellos_unanswered) {
         /* The answer to one of our HELLOs (perhaps a repeated one): not a reset by the peer.
@@ -330,13 +325,13 @@ static void on_control(rb_conn *c, const proto_hdr *h, const uint8_t *pl)
     case PROTO_ERROR:
         if (!proto_dec_error(pl, h->len, &code, &s))
             break; /* never answer an ERROR with ERROR: no loops */
-        copy_text(text, sizeof text, s.s, s.n);
+        cm_copy_text(text, sizeof text, s.s, s.n);
         rb_conn_logf(c, "%s reported error %u: %s", peer_name(c), code, text);
         return;
     case PROTO_GOODBYE:
         if (!proto_dec_goodbye(pl, h->len, &s))
             break;
-        copy_text(text, sizeof text, s.s, s.n);
+        cm_copy_text(text, sizeof text, s.s, s.n);
         rb_conn_fail(c, "%s said goodbye%s%s", peer_name(c), text[0] ? ": " : "", text);
         return;
     default:

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cm_io.h"
 #include "proto.h"
 #include "rb_client.h"
 
@@ -216,40 +217,6 @@ void rb_svc_close(rb_svc *s)
     free(s);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n) {
-        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno == ENOTSOCK)
-            w = write(fd, b, n);
-        if (w < 0)
-            return -1;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *p, size_t n)
-{
-    uint8_t *b = p;
-    while (n) {
-        ssize_t r = read(fd, b, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r == 0)
-            errno = ECONNRESET;
-        if (r <= 0)
-            return -1;
-        b += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 int rb_svc_send(int fd, uint8_t type, uint32_t tag, const void *body, size_t len)
 {
     uint8_t h[PROTO_REC_HDR];
@@ -258,15 +225,15 @@ int rb_svc_send(int fd, uint8_t type, uint32_t tag, const void *body, size_t len
         return -1;
     }
     proto_rec_hdr(h, type, tag, len);
-    if (write_all(fd, h, sizeof h) < 0)
+    if (cm_send_all(fd, h, sizeof h) < 0)
         return -1;
-    return len ? write_all(fd, body, len) : 0;
+    return len ? cm_send_all(fd, body, len) : 0;
 }
 
 int rb_svc_recv(int fd, uint8_t *buf, size_t cap, uint8_t *type, uint32_t *tag, size_t *body_len)
 {
     uint8_t h[PROTO_REC_HDR];
-    if (read_all(fd, h, sizeof h) < 0)
+    if (cm_read_exact(fd, h, sizeof h) < 0)
         return -1;
     uint32_t len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
     if (len < PROTO_REC_MIN || len - PROTO_REC_MIN > cap) {
@@ -276,5 +243,5 @@ int rb_svc_recv(int fd, uint8_t *buf, size_t cap, uint8_t *type, uint32_t *tag, 
     *type = h[4];
     *tag = (uint32_t)h[5] | (uint32_t)h[6] << 8 | (uint32_t)h[7] << 16 | (uint32_t)h[8] << 24;
     *body_len = len - PROTO_REC_MIN;
-    return read_all(fd, buf, *body_len);
+    return cm_read_exact(fd, buf, *body_len);
 }

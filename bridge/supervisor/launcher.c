@@ -11,40 +11,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cm_file.h"
+
 /* Writes data to dir/name through a temporary name in the same directory, then renames, so a
  * launcher scanning the folder never sees half an entry. */
 static int write_atomic(const char *dir, const char *name, const void *data, size_t len,
                         mode_t mode, char *err, size_t errlen)
 {
-    char tmp[PATH_MAX], dst[PATH_MAX];
-    if (snprintf(dst, sizeof dst, "%s/%s", dir, name) >= (int)sizeof dst ||
-        snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%ld", dir, name, (long)getpid()) >= (int)sizeof tmp) {
+    char dst[PATH_MAX];
+    if (snprintf(dst, sizeof dst, "%s/%s", dir, name) >= (int)sizeof dst) {
         snprintf(err, errlen, "%s: path too long", dir);
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (close(fd) < 0 || rename(tmp, dst) < 0) {
+    if (cm_write_atomic(dst, data, len, mode) < 0) {
         snprintf(err, errlen, "%s: %s", dst, strerror(errno));
-        unlink(tmp);
         return -1;
     }
     return 0;

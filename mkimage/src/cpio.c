@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cm_io.h"
 #include "outfile.h"
 
 /* newc names are limited by the kernel's PATH_MAX; refuse longer ones up front. */
@@ -23,7 +24,7 @@ void cpio_begin(cpio_writer *w, int fd, uint32_t mtime, const char *label)
 
 static int flush_buf(cpio_writer *w, mk_err *err)
 {
-    if (outfile_write_all(w->fd, w->buf, w->used) < 0)
+    if (cm_write_all(w->fd, w->buf, w->used) < 0)
         return mk_fail_errno(err, errno, "%s: write", w->label);
     w->used = 0;
     return 0;

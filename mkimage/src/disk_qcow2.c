@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "cm_io.h"
 #include "outfile.h"
 
 #define CLUSTER DISK_QCOW2_CLUSTER
@@ -160,7 +161,7 @@ typedef struct writer {
 static int emit(writer *w, const uint8_t *p, size_t len, mk_err *err)
 {
     EVP_DigestUpdate(w->md, p, len);
-    if (outfile_write_all(w->fd, p, len) < 0)
+    if (cm_write_all(w->fd, p, len) < 0)
         return mk_fail_errno(err, errno, "%s: cannot write", w->what);
     w->off += len;
     if (w->tick)

@@ -1,4 +1,5 @@
 #include "fetch_cache.h"
+
 #include "fetch.h"
 
 #include <errno.h>
@@ -10,6 +11,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "cm_file.h"
 
 int fetch_default_cache_dir(char out[PATH_MAX], mk_err *err)
 {
@@ -76,46 +79,12 @@ int cache_lock_open(const char *path, int *fd_out, mk_err *err)
 
 int read_small_file(const char *path, size_t max, char **data, size_t *len, mk_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return mk_fail_errno(err, errno, "%s: cannot open", path);
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return mk_fail(err, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
+    *data = cm_read_file(path, max, len);
+    if (*data)
+        return 0;
+    if (errno == EFBIG)
         return mk_fail(err, "%s: larger than %zu bytes", path, max);
-    }
-    char *buf = malloc(max + 1); /* max is a small compile-time bound */
-    if (!buf) {
-        close(fd);
-        return mk_fail(err, "%s: out of memory", path);
-    }
-    size_t got = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + got, max + 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return mk_fail_errno(err, e, "%s: read error", path);
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-        if (got > max) {
-            free(buf);
-            close(fd);
-            return mk_fail(err, "%s: larger than %zu bytes", path, max);
-        }
-    }
-    close(fd);
-    buf[got] = 0;
-    *data = buf;
-    *len = got;
-    return 0;
+    if (errno == EINVAL)
+        return mk_fail(err, "%s: not a regular file", path);
+    return mk_fail_errno(err, errno, "%s: cannot read", path);
 }

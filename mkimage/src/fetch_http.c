@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cm_io.h"
 #include "outfile.h"
 #include "progress.h"
 
@@ -43,7 +44,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
         x->too_large = true;
         return 0; /* makes curl fail with CURLE_WRITE_ERROR */
     }
-    if (outfile_write_all(x->fd, data, n) < 0) {
+    if (cm_write_all(x->fd, data, n) < 0) {
         x->write_errno = errno;
         return 0;
     }

@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "cm_file.h"
 #include "cpio.h"
 #include "outfile.h"
 
@@ -29,36 +30,16 @@ static uint32_t build_mtime(void)
 
 static int read_init(const char *path, unsigned char **data, size_t *len, mk_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    char *b = cm_read_file(path, MAX_INIT_BYTES, len);
+    if (!b && (errno == EFBIG || errno == EINVAL))
+        return mk_fail(err, "init %s: not a regular file of sane size", path);
+    if (!b)
         return mk_fail_errno(err, errno, "init %s", path);
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
-        st.st_size > MAX_INIT_BYTES) {
-        close(fd);
+    if (*len == 0) {
+        free(b);
         return mk_fail(err, "init %s: not a regular file of sane size", path);
     }
-    unsigned char *b = malloc((size_t)st.st_size);
-    if (!b) {
-        close(fd);
-        return mk_fail(err, "init %s: out of memory", path);
-    }
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, b + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int en = n < 0 ? errno : EIO;
-            free(b);
-            close(fd);
-            return mk_fail_errno(err, en, "init %s: read", path);
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    *data = b;
-    *len = got;
+    *data = (unsigned char *)b;
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cm_io.h"
 #include "outfile.h"
 #include "progress.h"
 #include "tarpath.h"
@@ -230,7 +231,7 @@ static int write_entry_file(struct pkg_ctx *c, struct archive *a, const char *pa
             close(fd);
             return mk_fail(err, "%s: %s: data beyond its declared size", c->label, qp);
         }
-        if (outfile_pwrite_all(fd, buf, len, (off_t)off) < 0) {
+        if (cm_pwrite_all(fd, buf, len, (off_t)off) < 0) {
             en = errno;
             close(fd);
             return mk_fail_errno(err, en, "%s: write %s", c->label, qp);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "modinfo.h"
+#include "fetch_cache.h" /* read_small_file */
 
 /* Bounds for untrusted trees: Linux has ~6000 modules, the largest a few tens of MB. */
 #define MAX_MODULES 100000
@@ -143,42 +144,12 @@ static int read_bounded(const char *path, size_t max, char **buf, size_t *len, m
 {
     *buf = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : mk_fail_errno(err, errno, "%s", path);
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-        close(fd);
-        return mk_fail(err, "%s: not a regular file of at most %zu MiB", path, max >> 20);
-    }
-    char *b = malloc((size_t)st.st_size + 1);
-    if (!b) {
-        close(fd);
-        return mk_fail(err, "%s: out of memory", path);
-    }
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int en = errno;
-            free(b);
-            close(fd);
-            return mk_fail_errno(err, en, "%s: read", path);
-        }
-        if (r == 0)
-            break; /* shrank while reading: take what is there */
-        got += (size_t)r;
-    }
-    close(fd);
-    b[got] = '\0';
-    *buf = b;
-    *len = got;
-    return 0;
+    if (access(path, F_OK) < 0 && errno == ENOENT)
+        return 0;
+    return read_small_file(path, max, buf, len, err);
 }
 
-static int read_small_file(const char *path, char **buf, size_t *len, mk_err *err)
+static int read_index_file(const char *path, char **buf, size_t *len, mk_err *err)
 {
     return read_bounded(path, MAX_INDEX_FILE_BYTES, buf, len, err);
 }
@@ -465,7 +436,7 @@ static int load_builtin(kmod_index *ix, mk_err *err)
     size_t len;
     if (!fmt_ok(snprintf(path, sizeof path, "%s/modules.builtin", ix->dir), sizeof path))
         return mk_fail(err, "%s: path too long", ix->dir);
-    if (read_small_file(path, &buf, &len, err) < 0)
+    if (read_index_file(path, &buf, &len, err) < 0)
         return -1;
     if (!buf)
         return 0;
@@ -509,7 +480,7 @@ static kmod_index *get_index(const kernel_tree *k, mk_err *err)
         mk_fail(err, "%s: path too long", ix->dir);
         goto fail;
     }
-    if (read_small_file(path, &buf, &len, err) < 0)
+    if (read_index_file(path, &buf, &len, err) < 0)
         goto fail;
     if (buf) {
         struct depfile_ctx d = {.ix = ix};
@@ -640,7 +611,7 @@ static int load_aliases(kmod_index *ix, mk_err *err)
     size_t len;
     if (!fmt_ok(snprintf(path, sizeof path, "%s/modules.alias", ix->dir), sizeof path))
         return mk_fail(err, "%s: path too long", ix->dir);
-    if (read_small_file(path, &buf, &len, err) < 0)
+    if (read_index_file(path, &buf, &len, err) < 0)
         return -1;
     if (buf) {
         modalias_parse(buf, len, on_alias_file, ix);

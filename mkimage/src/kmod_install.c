@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cm_io.h"
 #include "outfile.h"
 
 #define MAX_HOPS 40
@@ -140,7 +141,7 @@ static int write_at(int dfd, const char *name, const void *data, size_t len, con
         close(fd);
         return mk_fail_errno(err, errno, "%s: chown", label);
     }
-    if (outfile_write_all(fd, data, len) < 0) {
+    if (cm_write_all(fd, data, len) < 0) {
         int en = errno;
         close(fd);
         return mk_fail_errno(err, en, "%s: write", label);
@@ -192,7 +193,7 @@ static int copy_rel(const kernel_tree *k, int mods_fd, const char *rel, bool opt
                 rc = mk_fail_errno(err, errno, "%s: read", src);
                 break;
             }
-            if (outfile_write_all(out, buf, (size_t)n) < 0)
+            if (cm_write_all(out, buf, (size_t)n) < 0)
                 rc = mk_fail_errno(err, errno, "%s/%s: write", label, rel);
         }
         if (close(out) < 0 && rc == 0)

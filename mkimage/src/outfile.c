@@ -61,45 +61,6 @@ void outfile_install_signal_handlers(void)
     outfile_on_exit_signals(on_fatal_signal);
 }
 
-int outfile_write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0) { /* would loop forever */
-            errno = EIO;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int outfile_pwrite_all(int fd, const void *data, size_t len, off_t off)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, p, len, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += n;
-        off += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 bool outfile_split_parent(const char *path, char dir[PATH_MAX], const char **base)
 {
     const char *slash = strrchr(path, '/');

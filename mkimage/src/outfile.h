@@ -29,12 +29,6 @@ void outfile_install_signal_handlers(void);
  * (privilege.c) passes on exactly the signals the child cleans up after. */
 void outfile_on_exit_signals(void (*handler)(int));
 
-/* Writes all len bytes (retrying short writes and EINTR). 0, or -1 with errno set. */
-int outfile_write_all(int fd, const void *data, size_t len);
-
-/* The same at file offset off, for writers that place blocks themselves (sparse). */
-int outfile_pwrite_all(int fd, const void *data, size_t len, off_t off);
-
 /* Splits path at its last '/': what comes before goes to dir ("" when there is no
  * '/'), *base points at the rest, inside path. False when path does not fit dir. */
 bool outfile_split_parent(const char *path, char dir[PATH_MAX], const char **base);

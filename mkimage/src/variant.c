@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cm_file.h"
+
 /* inih as built by Debian reads at most INI_MAX_LINE (200) bytes per line and
  * silently treats the rest as a new line; longer lines are rejected up front so a
  * value is never cut in two without notice. */
@@ -335,32 +337,15 @@ int variant_load(const char *dir, const char *name, variant *out, mk_err *err)
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s.ini", dir, name) >= (int)sizeof path)
         return mk_fail(err, "variant %s: path too long", name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return mk_fail(err, "variant %s: unknown (no %s.ini in %s)", name, name, dir);
+    size_t len;
+    char *buf = cm_read_file(path, VARIANT_FILE_MAX, &len);
+    if (!buf && errno == ENOENT)
+        return mk_fail(err, "variant %s: unknown (no %s.ini in %s)", name, name, dir);
+    if (!buf && errno == EFBIG)
+        return mk_fail(err, "variant %s: %s is larger than %u bytes", name, path,
+                       (unsigned)VARIANT_FILE_MAX);
+    if (!buf)
         return mk_fail_errno(err, errno, "variant %s: %s", name, path);
-    }
-    char *buf = malloc(VARIANT_FILE_MAX + 1);
-    if (!buf) {
-        close(fd);
-        return mk_fail(err, "variant %s: out of memory", name);
-    }
-    size_t len = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + len, VARIANT_FILE_MAX + 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return mk_fail_errno(err, e, "variant %s: %s", name, path);
-        }
-        if (r == 0 || (len += (size_t)r) > VARIANT_FILE_MAX)
-            break;
-    }
-    close(fd);
     char origin[64];
     snprintf(origin, sizeof origin, "%s.ini", name);
     int rc = variant_parse(buf, len, origin, out, err);
