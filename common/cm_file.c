@@ -71,6 +71,27 @@ char *cm_read_file(const char *path, size_t max, size_t *len)
     return buf;
 }
 
+ssize_t cm_read_file_buf(const char *path, void *buf, size_t max)
+{
+    /* O_NONBLOCK: a FIFO put where a file is expected must not hang the caller. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)max) {
+        int e = errno;
+        e = fstat(fd, &st) < 0 ? e : !S_ISREG(st.st_mode) ? EINVAL : EFBIG;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    ssize_t n = cm_read_full(fd, buf, max);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return n;
+}
+
 int cm_mkdir_p(const char *path, mode_t mode)
 {
     char p[PATH_MAX];

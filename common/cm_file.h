@@ -10,6 +10,9 @@
  * errno: EFBIG when the file is larger than max bytes (nothing larger is ever allocated),
  * EINVAL when it is not a regular file (a FIFO would block, a device never end). */
 char *cm_read_file(const char *path, size_t max, size_t *len);
+/* The same into the caller's buffer (no allocation: the guest daemon's way). The length, or
+ * -1 with errno (EFBIG: larger than max; EINVAL: not a regular file). */
+ssize_t cm_read_file_buf(const char *path, void *buf, size_t max);
 /* Creates path and its missing parents with mode. 0, or -1 with errno. */
 int cm_mkdir_p(const char *path, mode_t mode);
 /* Writes data to path completely or not at all: a hidden temporary file beside it

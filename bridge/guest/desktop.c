@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cm_file.h"
+#include "cm_io.h"
 #include "desktop/desktop_entry.h"
 #include "proto.h"
 
@@ -72,42 +74,8 @@ static void send_record(svc *s, const proto_app_event *ev)
     size_t n = proto_enc_app_record(s->rec, PROTO_APP_STREAM_BUF, ev);
     if (!n)
         return; /* cannot happen for what we build; never send what the host must refuse */
-    const uint8_t *p = s->rec;
-    while (n) {
-        ssize_t w = write(s->out_fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            s->dead = true;
-            return;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Reads a regular file of at most max bytes; -1 when absent, unreadable or too big. */
-static long read_small(const char *path, void *buf, size_t max)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return -1;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)max) {
-        close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    while (got < max) {
-        ssize_t r = read(fd, (char *)buf + got, max - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    return (long)got;
+    if (cm_write_all(s->out_fd, s->rec, n) < 0)
+        s->dead = true;
 }
 
 static bool executable_in_path(const char *prog)
@@ -266,7 +234,7 @@ static void consider(svc *s, const char *path, const char *id)
         !proto_app_id_ok(id, strlen(id)))
         return;
     memcpy(s->done[s->ndone++], id, strlen(id) + 1); /* proto_app_id_ok: <= 255 bytes */
-    long tn = read_small(path, s->text, DESKTOP_MAX_BYTES);
+    long tn = (long)cm_read_file_buf(path, s->text, DESKTOP_MAX_BYTES);
     if (tn < 0)
         return;
     static desktop_entry e;
@@ -290,7 +258,7 @@ static void consider(svc *s, const char *path, const char *id)
         a->seen = true;
         return;
     }
-    long in = icon_path[0] ? read_small(icon_path, s->icon, PROTO_APP_MAX_ICON) : -1;
+    long in = icon_path[0] ? (long)cm_read_file_buf(icon_path, s->icon, PROTO_APP_MAX_ICON) : -1;
     proto_app_event ev = {.type = PROTO_APP_ADD, .id = {id, (uint32_t)strlen(id)},
                           .text = (const uint8_t *)s->text, .text_len = (uint32_t)tn};
     if (in > 0) {
