@@ -124,14 +124,17 @@ int guest_live_children(const guestd *g);
 /* Kills every child with sig (shutdown). */
 void guest_kill_all(guestd *g, int sig);
 
-/* internal, shared between session.c and chan.c */
+/* internal: chan.c, called by session.c (which routes frames to channels) */
 guest_chan *guest_chan_find(guestd *g, uint32_t id);
 void guest_chan_open(guestd *g, uint32_t id, const uint8_t *p, size_t n);
 void guest_chan_frame(guestd *g, guest_chan *c, const proto_hdr *h, const uint8_t *p);
 void guest_chan_drop_all(guestd *g);
+/* internal: send.c, used by session.c and chan.c. false when the frame could not be queued
+ * (n == 0, or the connection is stuck and will be dropped). */
 bool guest_send(guestd *g, const uint8_t *frame, size_t n);
 void guest_send_error(guestd *g, uint8_t type, uint32_t chan, uint32_t code, const char *text);
 
+/* log.c */
 void guest_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern bool guest_log_quiet;
 

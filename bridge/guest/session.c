@@ -2,24 +2,9 @@
  * channels (PROTOCOL.md, Control channel and Errors). */
 #include "guestd.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-bool guest_log_quiet;
-
-void guest_log(const char *fmt, ...)
-{
-    if (guest_log_quiet)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("revm-guestd: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
 
 int guest_init(guestd *g, const guest_backend *be, const char *agent, int epfd)
 {
@@ -62,29 +47,6 @@ void guest_conn_reset(guestd *g)
     g->host_window = PROTO_MIN_WINDOW;
     g->features = 0;
     proto_reader_init(&g->rd, g->rdbuf, PROTO_PREHELLO_MAX_FRAME);
-}
-
-bool guest_send(guestd *g, const uint8_t *frame, size_t n)
-{
-    if (n == 0)
-        return false;
-    if (!guest_outq_put(&g->out, frame, n)) {
-        /* Only a peer that floods us while not reading gets here: give up on it. */
-        if (!g->overflow)
-            guest_log("output to the host is stuck: dropping the connection");
-        g->overflow = true;
-        return false;
-    }
-    return true;
-}
-
-void guest_send_error(guestd *g, uint8_t type, uint32_t chan, uint32_t code, const char *text)
-{
-    uint8_t f[PROTO_HDR_SIZE + 8 + 512];
-    /* texts are short and ours; cut anything longer rather than lose the error */
-    char t[480];
-    snprintf(t, sizeof t, "%s", text ? text : "");
-    guest_send(g, f, proto_enc_error(f, sizeof f, type, chan, code, t));
 }
 
 static void send_hello(guestd *g)

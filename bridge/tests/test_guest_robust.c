@@ -172,7 +172,7 @@ static void test_channel_errors(void **state)
     uint8_t f[PROTO_HDR_SIZE + 8];
     proto_hdr h = {.len = 2, .chan = 81, .type = PROTO_OPEN};
     proto_hdr_encode(f, &h);
-    f[PROTO_HDR_SIZE] = PROTO_SVC_FS;
+    f[PROTO_HDR_SIZE] = PROTO_SVC_PACKAGES; /* reserved, offered by no guest */
     f[PROTO_HDR_SIZE + 1] = 0;
     raw(f, PROTO_HDR_SIZE + 2);
     expect_error(PROTO_CH_ERROR, 81, PROTO_EOPNOTSUPP);
