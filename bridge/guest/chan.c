@@ -383,6 +383,13 @@ void guest_chan_frame(guestd *g, guest_chan *c, const proto_hdr *h, const uint8_
             chan_free(g, c);
         return;
     }
+    if (!proto_msg_allowed(h->type, c->id, false)) {
+        char t[64];
+        snprintf(t, sizeof t, "unexpected %s (0x%02x) from the host on a channel",
+                 proto_type_name(h->type), h->type);
+        chan_error(g, c, PROTO_EPROTO, t);
+        return;
+    }
     uint16_t rows, cols;
     uint32_t signo;
     switch (h->type) {

@@ -25,26 +25,49 @@
 #define PROTO_MAX_CHANNELS 1024u
 #define PROTO_GUEST_CHAN_BIT 0x80000000u
 
+/* The message table: one line per frame type, from which the type enum, the names in logs
+ * and the scope and direction checks (proto_msg_info) all come. Scope: where the type may
+ * appear (the control channel, any channel, an exec-style channel). Direction: who may send it. */
+#define PROTO_MESSAGES(X)                                                    \
+    /*  name       value scope              direction */                     \
+    X(HELLO,    0x01, PROTO_SCOPE_CONTROL, PROTO_DIR_BOTH)                   \
+    X(PING,     0x02, PROTO_SCOPE_CONTROL, PROTO_DIR_BOTH)                   \
+    X(PONG,     0x03, PROTO_SCOPE_CONTROL, PROTO_DIR_BOTH)                   \
+    X(ERROR,    0x04, PROTO_SCOPE_CONTROL, PROTO_DIR_BOTH)                   \
+    X(GOODBYE,  0x05, PROTO_SCOPE_CONTROL, PROTO_DIR_BOTH)                   \
+    X(OPEN,     0x10, PROTO_SCOPE_CHANNEL, PROTO_DIR_BOTH)                   \
+    X(OPEN_OK,  0x11, PROTO_SCOPE_CHANNEL, PROTO_DIR_BOTH)                   \
+    X(CH_ERROR, 0x12, PROTO_SCOPE_CHANNEL, PROTO_DIR_BOTH)                   \
+    X(DATA,     0x13, PROTO_SCOPE_CHANNEL, PROTO_DIR_BOTH)                   \
+    X(EOF,      0x14, PROTO_SCOPE_CHANNEL, PROTO_DIR_BOTH)                   \
+    X(CREDIT,   0x15, PROTO_SCOPE_CHANNEL, PROTO_DIR_BOTH)                   \
+    X(CLOSE,    0x16, PROTO_SCOPE_CHANNEL, PROTO_DIR_BOTH)                   \
+    X(WINSIZE,  0x20, PROTO_SCOPE_EXEC,    PROTO_DIR_TO_GUEST)               \
+    X(SIGNAL,   0x21, PROTO_SCOPE_EXEC,    PROTO_DIR_TO_GUEST)               \
+    X(EXIT,     0x22, PROTO_SCOPE_EXEC,    PROTO_DIR_TO_HOST)
+
+enum proto_scope { PROTO_SCOPE_CONTROL = 1, PROTO_SCOPE_CHANNEL, PROTO_SCOPE_EXEC };
+enum proto_dir { PROTO_DIR_BOTH = 1, PROTO_DIR_TO_GUEST, PROTO_DIR_TO_HOST };
+
 enum proto_type {
-    /* control channel */
-    PROTO_HELLO = 0x01,
-    PROTO_PING = 0x02,
-    PROTO_PONG = 0x03,
-    PROTO_ERROR = 0x04,
-    PROTO_GOODBYE = 0x05,
-    /* any channel */
-    PROTO_OPEN = 0x10,
-    PROTO_OPEN_OK = 0x11,
-    PROTO_CH_ERROR = 0x12,
-    PROTO_DATA = 0x13,
-    PROTO_EOF = 0x14,
-    PROTO_CREDIT = 0x15,
-    PROTO_CLOSE = 0x16,
-    /* exec service */
-    PROTO_WINSIZE = 0x20,
-    PROTO_SIGNAL = 0x21,
-    PROTO_EXIT = 0x22,
+#define PROTO_X_ENUM(name, value, scope, dir) PROTO_##name = value,
+    PROTO_MESSAGES(PROTO_X_ENUM)
+#undef PROTO_X_ENUM
 };
+
+typedef struct proto_msg_info {
+    const char *name;
+    enum proto_scope scope;
+    enum proto_dir dir;
+} proto_msg_info;
+
+/* The table entry of a frame type, or NULL for a type version 1 does not define. */
+const proto_msg_info *proto_msg(uint8_t type);
+/* Whether a frame of this type may come from this sender on this channel: known, sent in its
+ * direction, and on the control channel exactly when its scope is the control channel. A
+ * receiver answers a frame that fails this as PROTOCOL.md's Errors table says (ENOSYS on
+ * chan 0, EPROTO on a channel). */
+bool proto_msg_allowed(uint8_t type, uint32_t chan, bool from_guest);
 
 enum proto_service { PROTO_SVC_EXEC = 1, PROTO_SVC_FS = 2, PROTO_SVC_DEVICE = 3,
                      PROTO_SVC_DESKTOP = 4, PROTO_SVC_PACKAGES = 5, PROTO_SVC_WINDOW = 6,

@@ -77,24 +77,27 @@ bool proto_negotiate(const proto_hello *mine, const proto_hello *peer, uint16_t 
     return true;
 }
 
+static const proto_msg_info messages[256] = {
+#define PROTO_X_INFO(n, value, scope, dir) [value] = {#n, scope, dir},
+    PROTO_MESSAGES(PROTO_X_INFO)
+#undef PROTO_X_INFO
+};
+
+const proto_msg_info *proto_msg(uint8_t type)
+{
+    return messages[type].name ? &messages[type] : NULL;
+}
+
+bool proto_msg_allowed(uint8_t type, uint32_t chan, bool from_guest)
+{
+    const proto_msg_info *m = proto_msg(type);
+    if (!m || (m->scope == PROTO_SCOPE_CONTROL) != (chan == 0))
+        return false;
+    return m->dir == PROTO_DIR_BOTH || m->dir == (from_guest ? PROTO_DIR_TO_HOST : PROTO_DIR_TO_GUEST);
+}
+
 const char *proto_type_name(uint8_t type)
 {
-    switch (type) {
-    case PROTO_HELLO: return "HELLO";
-    case PROTO_PING: return "PING";
-    case PROTO_PONG: return "PONG";
-    case PROTO_ERROR: return "ERROR";
-    case PROTO_GOODBYE: return "GOODBYE";
-    case PROTO_OPEN: return "OPEN";
-    case PROTO_OPEN_OK: return "OPEN_OK";
-    case PROTO_CH_ERROR: return "CH_ERROR";
-    case PROTO_DATA: return "DATA";
-    case PROTO_EOF: return "EOF";
-    case PROTO_CREDIT: return "CREDIT";
-    case PROTO_CLOSE: return "CLOSE";
-    case PROTO_WINSIZE: return "WINSIZE";
-    case PROTO_SIGNAL: return "SIGNAL";
-    case PROTO_EXIT: return "EXIT";
-    default: return "unknown";
-    }
+    const proto_msg_info *m = proto_msg(type);
+    return m ? m->name : "unknown";
 }

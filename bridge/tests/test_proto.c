@@ -589,6 +589,23 @@ static void test_type_names(void **state)
     assert_string_equal(proto_type_name(0), "unknown");
 }
 
+/* The message table's scope and direction rules. */
+static void test_message_rules(void **state)
+{
+    (void)state;
+    assert_true(proto_msg_allowed(PROTO_HELLO, 0, true));
+    assert_false(proto_msg_allowed(PROTO_HELLO, 5, false));   /* control type on a channel */
+    assert_false(proto_msg_allowed(PROTO_DATA, 0, false));    /* channel type on chan 0 */
+    assert_true(proto_msg_allowed(PROTO_DATA, 5, true));
+    assert_true(proto_msg_allowed(PROTO_WINSIZE, 5, false));
+    assert_false(proto_msg_allowed(PROTO_WINSIZE, 5, true));  /* only the host resizes */
+    assert_true(proto_msg_allowed(PROTO_EXIT, 5, true));
+    assert_false(proto_msg_allowed(PROTO_EXIT, 5, false));    /* only the guest reports exits */
+    assert_false(proto_msg_allowed(0x99, 5, true));
+    assert_null(proto_msg(0x99));
+    assert_int_equal(proto_msg(PROTO_SIGNAL)->scope, PROTO_SCOPE_EXEC);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -604,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_reader_random),
         cmocka_unit_test(test_reader_oversized),
         cmocka_unit_test(test_type_names),
+        cmocka_unit_test(test_message_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
