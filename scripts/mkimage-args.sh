@@ -15,9 +15,13 @@
 #                           the four above apply: give the ones that fit your tarball.
 #   REVM_KERNEL             kernel: a directory (boot/vmlinuz-VER, lib/modules/VER), a
 #                           .deb/.xbps file, or an http(s):// URL of a package.
-#                           Default: Void's linux6.12 package, REVM_VOID_KERNEL_PKGVER.
-#   REVM_KERNEL_SHA256      SHA-256 of the package named by a REVM_KERNEL URL (pinned
-#                           for the default)
+#                           Default: none given, mkimage takes the newest package of
+#                           REVM_KERNEL_SERIES from REVM_KERNEL_REPO and verifies it
+#                           with the repository key the (verified) rootfs trusts
+#                           (/var/db/xbps/keys): nothing to pin, nothing to bump.
+#   REVM_KERNEL_SHA256      SHA-256 of the package named by a REVM_KERNEL URL
+#   REVM_KERNEL_REPO        xbps repository of the default kernel (Void's musl repo)
+#   REVM_KERNEL_SERIES      its package name (linux6.12)
 #   REVM_CACHE              download cache shared with mkimage
 #                           (default ~/.cache/revm/mkimage, mkimage's own default)
 #   REVM_IMAGE_SIZE         virtual disk size (default 5G); REVM_IMAGE_FS (btrfs)
@@ -44,14 +48,12 @@ REVM_VOID_RELEASE_URL=https://repo-default.voidlinux.org/live/20250202
 REVM_VOID_ROOTFS_NAME=void-x86_64-musl-ROOTFS-20250202.tar.xz
 REVM_VOID_ROOTFS_SHA256=27b2945ea7e2ca2a6ab123ce6f284b255adea2182820da25483d700ffe16e7c2
 REVM_VOID_RELEASE_PUBKEY=RWT5+SoQD+dWTeOdNuc4Q/jq2+3+jpql7+JJp4WukkxTdpsZlk2EGuPj
-# The kernel: Void's linux6.12 series for x86_64-musl. Void's repository keeps only the
-# newest build of a package, so this pin names the exact file and its digest; bump
-# both together. The digest could not be recorded from this project's build machines
-# (no route to Void's mirrors): until it is filled in, the default kernel fails with a
-# clear message and REVM_KERNEL (+ REVM_KERNEL_SHA256 for a URL) must be given.
-REVM_VOID_KERNEL_PKGVER=linux6.12-6.12.13_1
-REVM_VOID_KERNEL_URL=https://repo-default.voidlinux.org/current/musl/$REVM_VOID_KERNEL_PKGVER.x86_64-musl.xbps
-REVM_VOID_KERNEL_SHA256=
+# The kernel is not pinned: Void's repository keeps only the newest build of a package.
+# mkimage resolves it from the signed repository (mkimage/src/void_repo.h); the trust
+# anchor is the release key above, through the rootfs's /var/db/xbps/keys.
+REVM_VOID_KERNEL_REPO=https://repo-default.voidlinux.org/current/musl
+REVM_VOID_KERNEL_SERIES=linux6.12
+REVM_VOID_KERNEL_ARCH=x86_64-musl
 
 _revm_die() { echo "revm-images: $*" >&2; return 1; }
 
@@ -72,11 +74,10 @@ revm_images_resolve() {
   REVM_ROOTFS_SHA256SUMS=${REVM_ROOTFS_SHA256SUMS:-}
   REVM_ROOTFS_SIG=${REVM_ROOTFS_SIG:-}
   REVM_ROOTFS_PUBKEY=${REVM_ROOTFS_PUBKEY:-}
-  if [ -z "${REVM_KERNEL:-}" ]; then
-    REVM_KERNEL=$REVM_VOID_KERNEL_URL
-    REVM_KERNEL_SHA256=${REVM_KERNEL_SHA256:-$REVM_VOID_KERNEL_SHA256}
-  fi
+  REVM_KERNEL=${REVM_KERNEL:-}
   REVM_KERNEL_SHA256=${REVM_KERNEL_SHA256:-}
+  REVM_KERNEL_REPO=${REVM_KERNEL_REPO:-$REVM_VOID_KERNEL_REPO}
+  REVM_KERNEL_SERIES=${REVM_KERNEL_SERIES:-$REVM_VOID_KERNEL_SERIES}
   REVM_CACHE=${REVM_CACHE:-${HOME:-/root}/.cache/revm/mkimage}
   REVM_IMAGE_SIZE=${REVM_IMAGE_SIZE:-5G}
   REVM_IMAGE_FS=${REVM_IMAGE_FS:-btrfs}
@@ -119,10 +120,19 @@ revm_offline_check() {
     [ -n "$REVM_KERNEL_SHA256" ] && _revm_cached_sha "$REVM_KERNEL_SHA256" ||
       _revm_die "kernel $REVM_KERNEL: offline and not in the cache $REVM_CACHE" || return 1
   fi
+  # The repository kernel: its index must be cached (mkimage then finds the package
+  # and its signature in the cache too, or says which one is missing).
+  if [ -z "$REVM_KERNEL" ] && _revm_is_remote "$REVM_KERNEL_REPO" &&
+    ! _revm_cached_url "$(_revm_kernel_index)"; then
+    _revm_die "kernel repository index $(_revm_kernel_index): offline and not in the cache $REVM_CACHE" || return 1
+  fi
 }
+
+_revm_kernel_index() { echo "${REVM_KERNEL_REPO%/}/$REVM_VOID_KERNEL_ARCH-repodata"; }
 
 revm_kernel_fetch() {
   REVM_KERNEL_PATH=$REVM_KERNEL
+  [ -n "$REVM_KERNEL" ] || return 0 # the repository kernel: mkimage fetches it
   _revm_is_remote "$REVM_KERNEL" || {
     REVM_KERNEL_PATH=${REVM_KERNEL#file://}
     [ -e "$REVM_KERNEL_PATH" ] || _revm_die "kernel $REVM_KERNEL_PATH: no such file or directory"
@@ -154,7 +164,12 @@ revm_mkimage_args() {
   [ -z "$REVM_ROOTFS_SHA256SUMS" ] && [ -n "$REVM_ROOTFS_SHA256" ] && MKIMAGE_ARGS+=(--sha256 "$REVM_ROOTFS_SHA256")
   [ -n "$REVM_ROOTFS_SIG" ] && [ -n "$REVM_ROOTFS_SHA256SUMS" ] &&
     MKIMAGE_ARGS+=(--signature "$REVM_ROOTFS_SIG" --pubkey "$REVM_ROOTFS_PUBKEY")
-  MKIMAGE_ARGS+=(--kernel "$REVM_KERNEL_PATH" --bridge "$bridge"
+  if [ -n "$REVM_KERNEL_PATH" ]; then
+    MKIMAGE_ARGS+=(--kernel "$REVM_KERNEL_PATH")
+  else
+    MKIMAGE_ARGS+=(--void-repo "$REVM_KERNEL_REPO" --kernel-series "$REVM_KERNEL_SERIES")
+  fi
+  MKIMAGE_ARGS+=(--bridge "$bridge"
     --cache "$REVM_CACHE" --fs "$REVM_IMAGE_FS" --size "$REVM_IMAGE_SIZE" --quiet --out "$out")
   [ -z "${REVM_VARIANTS_DIR:-}" ] || MKIMAGE_ARGS+=(--variants-dir "$REVM_VARIANTS_DIR")
 }
@@ -184,13 +199,21 @@ _revm_digest_uncached() {
 revm_image_inputs_digest() {
   local variant=$1 mkimage=$2 bridge=$3 lib src
   lib=$(cd "$(dirname "$mkimage")/../lib/revm" 2>/dev/null && pwd) || lib=/nonexistent
+  # The repository kernel is whatever the (cached) index names: its content is the input.
+  local kernel_src=$REVM_KERNEL
+  if [ -z "$kernel_src" ]; then
+    kernel_src=$(_revm_kernel_index)
+    _revm_is_remote "$kernel_src" && _revm_cached_url "$kernel_src" &&
+      kernel_src=$REVM_CACHE/url/$(_revm_url_key "$kernel_src")
+  fi
   local srcs=("$REVM_ROOTFS_URL" "$REVM_ROOTFS_SHA256SUMS" "$REVM_ROOTFS_SIG" "$REVM_ROOTFS_PUBKEY"
-    "$REVM_KERNEL" "$bridge" "$mkimage" "${REVM_VARIANTS_DIR:-$lib/variants}" "$lib/revm-init"
+    "$kernel_src" "$bridge" "$mkimage" "${REVM_VARIANTS_DIR:-$lib/variants}" "$lib/revm-init"
     "$lib/mkimage-repro.so")
   for src in "${srcs[@]}"; do _revm_digest_set "$src"; done
   REVM_INPUTS_DIGEST=$(
     echo "variant $variant fs $REVM_IMAGE_FS size $REVM_IMAGE_SIZE"
     echo "rootfs-sha256 $REVM_ROOTFS_SHA256 kernel-sha256 $REVM_KERNEL_SHA256"
+    [ -n "$REVM_KERNEL" ] || echo "kernel-repo $REVM_KERNEL_REPO series $REVM_KERNEL_SERIES"
     for src in "${srcs[@]}"; do echo "${_REVM_DIGESTS[x$src]}"; done | sha256sum | cut -d' ' -f1
   )
   REVM_INPUTS_DIGEST=$(printf '%s\n' "$REVM_INPUTS_DIGEST" | sha256sum | cut -d' ' -f1)

@@ -8,12 +8,14 @@
 #include <string.h>
 
 #include "variant.h"
+#include "xbps_index.h"
 #include "void_default.h"
 
 const char cli_usage[] =
     "usage: mkimage [--variant driver|filesystem|app|all]... [--rootfs URL|FILE]\n"
     "               [--sha256 HEX | --sha256sums URL|FILE] [--signature URL|FILE --pubkey KEY|FILE]\n"
-    "               --kernel DIR|PKG [--bridge FILE] [--install SRC:DEST[:MODE]]...\n"
+    "               [--kernel DIR|PKG | --void-repo URL --kernel-series NAME]\n"
+    "               [--bridge FILE] [--install SRC:DEST[:MODE]]...\n"
     "               [--variants-dir DIR] [--cache DIR] [--work DIR] [--fs btrfs|ext4]\n"
     "               [--size 5G] [--connect-timeout S] [--stall-timeout S] [--retries N]\n"
     "               [--quiet] --out DIR\n"
@@ -21,7 +23,10 @@ const char cli_usage[] =
     "Builds bootable VM images from a rootfs tarball. For each variant V it writes\n"
     "OUT/V.qcow2, OUT/V.vmlinuz, OUT/V.initramfs and OUT/V.report.json, then prints a\n"
     "summary. Without --variant all three variants are built; without --rootfs the\n"
-    "Void musl ROOTFS (pinned SHA-256) is downloaded.\n"
+    "Void musl ROOTFS (pinned SHA-256) is downloaded. Without --kernel the newest\n"
+    "package of the kernel series is taken from Void's repository and verified with\n"
+    "the repository key that the rootfs trusts (/var/db/xbps/keys): its RSA signature\n"
+    "(.sig2) and the index's SHA-256.\n"
     "\n"
     "  --variant NAME      driver, filesystem, app, all, or a NAME.ini in --variants-dir\n"
     "  --rootfs SRC        tarball: http(s):// or file:// URL, or a path\n"
@@ -29,7 +34,11 @@ const char cli_usage[] =
     "  --sha256sums SRC    checksum list to look the tarball up in (BSD or GNU format)\n"
     "  --signature SRC     minisign signature of the checksum list (needs --pubkey)\n"
     "  --pubkey KEY|FILE   minisign public key\n"
-    "  --kernel DIR|PKG    kernel tree (boot/vmlinuz-VER, lib/modules/VER) or .deb/.xbps\n"
+    "  --kernel DIR|PKG    kernel tree (boot/vmlinuz-VER, lib/modules/VER) or .deb/.xbps;\n"
+    "                      overrides the repository kernel\n"
+    "  --void-repo URL     xbps repository of the kernel package, default\n"
+    "                      " VOID_DEFAULT_REPO_URL "\n"
+    "  --kernel-series N   kernel package name in it (default " VOID_DEFAULT_KERNEL_SERIES ")\n"
     "  --bridge FILE       static revm-guestd, installed and enabled as revm-bridge\n"
     "  --install S:D[:M]   copy host file S to D in every image (mode M, octal)\n"
     "  --variants-dir DIR  where NAME.ini files live (default: <prefix>/lib/revm/variants)\n"
@@ -92,7 +101,8 @@ static int add_variant(cli_opts *o, const char *name, mk_err *err)
 int cli_parse(int argc, char **argv, cli_opts *o, mk_err *err)
 {
     enum { O_ROOTFS = 256, O_SHA, O_SUMS, O_SIG, O_PUB, O_KERNEL, O_BRIDGE, O_INSTALL,
-           O_VDIR, O_CACHE, O_WORK, O_FS, O_SIZE, O_OUT, O_VERSION, O_CTO, O_STO, O_RETRIES };
+           O_VDIR, O_CACHE, O_WORK, O_FS, O_SIZE, O_OUT, O_VERSION, O_CTO, O_STO, O_RETRIES,
+           O_REPO, O_SERIES };
     static const struct option longopts[] = {
         {"variant", required_argument, NULL, 'v'}, {"rootfs", required_argument, NULL, O_ROOTFS},
         {"sha256", required_argument, NULL, O_SHA}, {"sha256sums", required_argument, NULL, O_SUMS},
@@ -106,6 +116,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, mk_err *err)
         {"connect-timeout", required_argument, NULL, O_CTO},
         {"stall-timeout", required_argument, NULL, O_STO},
         {"retries", required_argument, NULL, O_RETRIES},
+        {"void-repo", required_argument, NULL, O_REPO},
+        {"kernel-series", required_argument, NULL, O_SERIES},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
@@ -125,6 +137,8 @@ int cli_parse(int argc, char **argv, cli_opts *o, mk_err *err)
         case O_PUB: o->pubkey = optarg; break;
         case O_KERNEL: o->kernel = optarg; break;
         case O_BRIDGE: o->bridge = optarg; break;
+        case O_REPO: o->void_repo = optarg; break;
+        case O_SERIES: o->kernel_series = optarg; break;
         case O_INSTALL: {
             char s[PATH_MAX], d[PATH_MAX];
             unsigned m;
@@ -184,8 +198,14 @@ int cli_parse(int argc, char **argv, cli_opts *o, mk_err *err)
         return mk_fail(err, "%s: unexpected argument (see --help)", argv[optind]);
     if (!o->out)
         return mk_fail(err, "--out: required (see --help)");
-    if (!o->kernel)
-        return mk_fail(err, "--kernel: required (see --help)");
+    if (!o->void_repo || !*o->void_repo)
+        o->void_repo = VOID_DEFAULT_REPO_URL;
+    if (!o->kernel_series)
+        o->kernel_series = VOID_DEFAULT_KERNEL_SERIES;
+    o->void_arch = VOID_DEFAULT_ARCH;
+    if (!xbps_name_ok(o->kernel_series))
+        return mk_fail(err, "--kernel-series %.64s: not a package name (e.g. linux6.12)",
+                       o->kernel_series);
     if (o->sha256 && o->sums)
         return mk_fail(err, "--sha256 and --sha256sums: give one, not both");
     if ((o->sig != NULL) != (o->pubkey != NULL))

@@ -305,16 +305,38 @@ static int fetch_remote(ctx *c, const char *want, fetch_result *out, mk_err *err
     return fill_result(final, sha, b3, false, out, err);
 }
 
+static void ctx_init(ctx *c, const fetch_request *rq)
+{
+    memset(c, 0, sizeof *c);
+    c->rq = rq;
+    c->http.connect_timeout_s = rq->connect_timeout_s > 0 ? rq->connect_timeout_s : DEFAULT_TIMEOUT_S;
+    c->http.stall_timeout_s = rq->stall_timeout_s > 0 ? rq->stall_timeout_s : DEFAULT_TIMEOUT_S;
+    c->http.retries = rq->retries == 0 ? DEFAULT_RETRIES : rq->retries < 0 ? 0 : rq->retries;
+    c->http.retry_delay_ms = rq->retry_delay_ms > 0 ? rq->retry_delay_ms : 1000;
+}
+
+int fetch_small(const fetch_request *rq, const char *url, size_t max, const char *label,
+                char **data, size_t *len, bool *cached, mk_err *err)
+{
+    ctx c;
+    ctx_init(&c, rq);
+    return get_small(&c, url, max, label, data, len, cached, err);
+}
+
+void fetch_small_evict(const fetch_request *rq, const char *url)
+{
+    ctx c;
+    ctx_init(&c, rq);
+    evict_small(&c, url);
+}
+
 int fetch_verified(const fetch_request *rq, fetch_result *out, mk_err *err)
 {
     memset(out, 0, sizeof *out);
     if (err)
         err->msg[0] = 0;
-    ctx c = {.rq = rq};
-    c.http.connect_timeout_s = rq->connect_timeout_s > 0 ? rq->connect_timeout_s : DEFAULT_TIMEOUT_S;
-    c.http.stall_timeout_s = rq->stall_timeout_s > 0 ? rq->stall_timeout_s : DEFAULT_TIMEOUT_S;
-    c.http.retries = rq->retries == 0 ? DEFAULT_RETRIES : rq->retries < 0 ? 0 : rq->retries;
-    c.http.retry_delay_ms = rq->retry_delay_ms > 0 ? rq->retry_delay_ms : 1000;
+    ctx c;
+    ctx_init(&c, rq);
 
     bool remote, have;
     char path[PATH_MAX], want[65];

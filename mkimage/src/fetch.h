@@ -43,6 +43,17 @@ typedef struct fetch_result {
  * e.g. "http://host/x.tar.xz: HTTP 404". */
 int fetch_verified(const fetch_request *rq, fetch_result *out, mk_err *err);
 
+/* A small file (a repository index, a signature) named by url: read in place when
+ * local; when remote, from the URL-keyed cache (*cached set) or downloaded into it
+ * (at most max bytes, progress bar labelled label). rq supplies the cache directory
+ * and the network settings; its url and digests are not used. *data is malloc'd and
+ * NUL-terminated. */
+int fetch_small(const fetch_request *rq, const char *url, size_t max, const char *label,
+                char **data, size_t *len, bool *cached, mk_err *err);
+
+/* Drops url's entry from the URL-keyed cache (its content has changed upstream). */
+void fetch_small_evict(const fetch_request *rq, const char *url);
+
 /* $XDG_CACHE_HOME/revm/mkimage or $HOME/.cache/revm/mkimage. */
 int fetch_default_cache_dir(char out[PATH_MAX], mk_err *err);
 

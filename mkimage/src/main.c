@@ -39,6 +39,7 @@
 #include "report.h"
 #include "scratch.h"
 #include "variant.h"
+#include "void_repo.h"
 
 
 static bool quiet;
@@ -421,6 +422,33 @@ static int commit_outputs(const char *out, job *jobs, size_t n, mk_err *err)
     return 0;
 }
 
+/* Opens the kernel and resolves every variant's module lists against it. */
+static int open_kernel(const cli_opts *o, const char *src, const char *kwork, job *jobs, size_t n,
+                       kernel_tree *k, mk_err *err)
+{
+    if (kernel_open(src, kwork, k, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        job *j = &jobs[i];
+        /* The root filesystem's module goes into the initramfs even when the variant
+         * file names only btrfs (--fs ext4). */
+        const char *names[VARIANT_LIST_MAX + 1];
+        size_t nn = 0;
+        bool have_fs = false;
+        for (size_t m = 0; m < j->v.initramfs_modules.n; m++) {
+            names[nn++] = j->v.initramfs_modules.v[m];
+            have_fs |= !strcmp(j->v.initramfs_modules.v[m], o->fs);
+        }
+        if (!have_fs)
+            names[nn++] = o->fs;
+        if (kmod_resolve(k, names, nn, &j->initramfs_mods, err) < 0 ||
+            resolve_rootfs_modules(k, &j->v, &j->rootfs_mods, err) < 0)
+            return -1;
+    }
+    say("kernel: %s\n", k->version);
+    return 0;
+}
+
 static int run(const cli_opts *o, mk_err *err)
 {
     char libdir[PATH_MAX], vdir_buf[PATH_MAX], init_bin[PATH_MAX];
@@ -448,7 +476,8 @@ static int run(const cli_opts *o, mk_err *err)
         goto out;
     const char *work_dir = scratch_work_dir(), *staging_dir = scratch_staging_dir();
 
-    /* Kernel first: a missing module fails in seconds, before any download. */
+    /* A given kernel first: a missing module fails in seconds, before any download.
+     * The repository kernel needs the rootfs (its trusted keys): after extraction. */
     kernel_tree k;
     char kwork[PATH_MAX * 2];
     pathf(kwork, sizeof kwork, "%s/kernel", work_dir);
@@ -456,26 +485,8 @@ static int run(const cli_opts *o, mk_err *err)
         mk_fail_errno(err, errno, "%s: cannot create", kwork);
         goto out;
     }
-    if (kernel_open(o->kernel, kwork, &k, err) < 0)
+    if (o->kernel && open_kernel(o, o->kernel, kwork, jobs, n, &k, err) < 0)
         goto out;
-    for (size_t i = 0; i < n; i++) {
-        job *j = &jobs[i];
-        /* The root filesystem's module goes into the initramfs even when the variant
-         * file names only btrfs (--fs ext4). */
-        const char *names[VARIANT_LIST_MAX + 1];
-        size_t nn = 0;
-        bool have_fs = false;
-        for (size_t m = 0; m < j->v.initramfs_modules.n; m++) {
-            names[nn++] = j->v.initramfs_modules.v[m];
-            have_fs |= !strcmp(j->v.initramfs_modules.v[m], o->fs);
-        }
-        if (!have_fs)
-            names[nn++] = o->fs;
-        if (kmod_resolve(&k, names, nn, &j->initramfs_mods, err) < 0 ||
-            resolve_rootfs_modules(&k, &j->v, &j->rootfs_mods, err) < 0)
-            goto out;
-    }
-    say("kernel: %s\n", k.version);
 
     double t0 = now_s();
     fetch_request rq = {
@@ -504,6 +515,22 @@ static int run(const cli_opts *o, mk_err *err)
         (unsigned long long)es.bytes, t2 - t1);
     if (privilege_under_fakeroot() && tree_make_readable(base, err) < 0)
         goto out;
+    void_repo_kernel vk;
+    memset(&vk, 0, sizeof vk);
+    if (!o->kernel) {
+        void_repo_request vr = {
+            .repo = o->void_repo, .arch = o->void_arch, .series = o->kernel_series,
+            .rootfs_tree = base, .net = &rq,
+        };
+        if (void_repo_fetch_kernel(&vr, &vk, err) < 0)
+            goto out;
+        say("kernel package: %s (%llu bytes%s, signed by %s)\n  sha256 %s\n  blake3 %s\n",
+            vk.url, (unsigned long long)vk.file.size, vk.file.from_cache ? ", cached" : "",
+            vk.key_fp, vk.file.sha256, vk.file.blake3);
+        if (open_kernel(o, vk.file.path, kwork, jobs, n, &k, err) < 0)
+            goto out;
+    }
+    const char *pkg_version = vk.pkg.pkgver + strlen(vk.pkg.name) + (vk.pkg.name[0] ? 1 : 0);
     time_t epoch = tree_epoch(base);
 
     /* Build order: variants that keep the whole tree last, and the very last one
@@ -522,6 +549,14 @@ static int run(const cli_opts *o, mk_err *err)
         r->rootfs_sha256 = fr.sha256;
         r->rootfs_blake3 = fr.blake3;
         r->kernel_version = k.version;
+        if (!o->kernel) {
+            r->kernel_pkg_name = vk.pkg.name;
+            r->kernel_pkg_version = pkg_version;
+            r->kernel_pkg_url = vk.url;
+            r->kernel_pkg_sha256 = vk.file.sha256;
+            r->kernel_pkg_blake3 = vk.file.blake3;
+            r->kernel_pkg_key = vk.key_fp;
+        }
         r->fs = o->fs;
         r->seed = j->seed;
         r->changes = &j->changes;

@@ -95,6 +95,24 @@ char *report_json(const variant_report *r)
     put(&b, "}", 1);
     key(&b, "kernel", false);
     put_str(&b, r->kernel_version);
+    key(&b, "kernel_package", false);
+    if (r->kernel_pkg_name) {
+        put(&b, "{\"name\": ", 9);
+        put_str(&b, r->kernel_pkg_name);
+        put(&b, ", \"version\": ", 13);
+        put_str(&b, r->kernel_pkg_version);
+        put(&b, ", \"source\": ", 12);
+        put_str(&b, r->kernel_pkg_url);
+        put(&b, ", \"sha256\": ", 12);
+        put_str(&b, r->kernel_pkg_sha256);
+        put(&b, ", \"blake3\": ", 12);
+        put_str(&b, r->kernel_pkg_blake3);
+        put(&b, ", \"signed_by\": ", 15);
+        put_str(&b, r->kernel_pkg_key);
+        put(&b, "}", 1);
+    } else {
+        put(&b, "null", 4);
+    }
     key(&b, "filesystem", false);
     put_str(&b, r->fs);
     key(&b, "seed", false);

@@ -27,6 +27,9 @@ typedef struct variant_report {
     const char *variant, *hostname;
     const char *rootfs_url, *rootfs_sha256, *rootfs_blake3;
     const char *kernel_version, *fs, *seed;
+    /* The repository kernel package (void_repo.h); all NULL for --kernel. */
+    const char *kernel_pkg_name, *kernel_pkg_version, *kernel_pkg_url, *kernel_pkg_sha256,
+        *kernel_pkg_blake3, *kernel_pkg_key;
     uint64_t files, entries, staged_bytes; /* the customized tree */
     uint64_t qcow2_bytes;
     char qcow2_sha256[65];

@@ -28,6 +28,12 @@
 #define VOID_DEFAULT_ROOTFS_SHA256 "27b2945ea7e2ca2a6ab123ce6f284b255adea2182820da25483d700ffe16e7c2"
 #define VOID_DEFAULT_SUMS_URL VOID_DEFAULT_BASE_URL "/sha256sum.txt"
 #define VOID_DEFAULT_SIG_URL VOID_DEFAULT_BASE_URL "/sha256sum.sig"
+/* The kernel (void_repo.h): the newest package of this series in Void's musl
+ * repository, verified with the repository key the rootfs carries. Nothing about it
+ * is pinned: Void keeps only the newest build of a package. */
+#define VOID_DEFAULT_REPO_URL "https://repo-default.voidlinux.org/current/musl"
+#define VOID_DEFAULT_ARCH "x86_64-musl"
+#define VOID_DEFAULT_KERNEL_SERIES "linux6.12"
 #define VOID_DEFAULT_PUBKEY "RWT5+SoQD+dWTeOdNuc4Q/jq2+3+jpql7+JJp4WukkxTdpsZlk2EGuPj"
 
 #endif

@@ -63,8 +63,8 @@ static void test_errors(void **state)
     (void)state;
     char *a1[] = {"mkimage", "--kernel", "k", NULL};
     expect(a1, ARGC(a1), "--out: required");
-    char *a2[] = {"mkimage", "--out", "o", NULL};
-    expect(a2, ARGC(a2), "--kernel: required");
+    char *a2[] = {"mkimage", "--out", "o", "--kernel-series", "linux/6", NULL};
+    expect(a2, ARGC(a2), "--kernel-series linux/6: not a package name");
     char *a3[] = {"mkimage", "--variant", "../x", "--kernel", "k", "--out", "o", NULL};
     expect(a3, ARGC(a3), "invalid name");
     char *a4[] = {"mkimage", "--bogus", "--kernel", "k", "--out", "o", NULL};
@@ -87,6 +87,25 @@ static void test_errors(void **state)
     expect(a12, ARGC(a12), "--kernel");
 }
 
+/* Without --kernel, the kernel comes from Void's repository (void_repo.h). */
+static void test_repo_kernel(void **state)
+{
+    (void)state;
+    cli_opts o;
+    mk_err err;
+    char *a1[] = {"mkimage", "--out", "o", NULL};
+    assert_int_equal(parse(a1, ARGC(a1), &o, &err), 0);
+    assert_null(o.kernel);
+    assert_string_equal(o.kernel_series, "linux6.12");
+    assert_string_equal(o.void_arch, "x86_64-musl");
+    assert_non_null(strstr(o.void_repo, "/current/musl"));
+    char *a2[] = {"mkimage", "--out", "o", "--void-repo", "http://127.0.0.1:1/r",
+                  "--kernel-series", "linux6.1", NULL};
+    assert_int_equal(parse(a2, ARGC(a2), &o, &err), 0);
+    assert_string_equal(o.void_repo, "http://127.0.0.1:1/r");
+    assert_string_equal(o.kernel_series, "linux6.1");
+}
+
 static void test_sizes(void **state)
 {
     (void)state;
@@ -106,6 +125,7 @@ static void test_sizes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_defaults_and_all),
-                                       cmocka_unit_test(test_errors), cmocka_unit_test(test_sizes)};
+                                       cmocka_unit_test(test_errors), cmocka_unit_test(test_sizes),
+                                       cmocka_unit_test(test_repo_kernel)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,11 +42,25 @@ static void test_json(void **state)
     for (int s = 0; s < STAGE_COUNT; s++)
         assert_non_null(strstr(j, report_stage_name(s)));
     assert_non_null(strstr(j, "\"/odd \\\"name\\\"\\\\\\u000a\\u00ff\""));
+    assert_non_null(strstr(j, "\"kernel_package\": null")); /* --kernel: no package */
+    r.kernel_pkg_name = "linux6.12";
+    r.kernel_pkg_version = "6.12.11_1";
+    r.kernel_pkg_url = "http://h/linux6.12-6.12.11_1.x86_64-musl.xbps";
+    r.kernel_pkg_sha256 = "aa";
+    r.kernel_pkg_blake3 = "bb";
+    r.kernel_pkg_key = "60:ae";
+    char *jk = report_json(&r);
+    assert_non_null(jk);
+    assert_non_null(strstr(jk, "\"kernel_package\": {\"name\": \"linux6.12\", \"version\": "
+                               "\"6.12.11_1\", \"source\": \"http://h/linux6.12-6.12.11_1."
+                               "x86_64-musl.xbps\", \"sha256\": \"aa\", \"blake3\": \"bb\", "
+                               "\"signed_by\": \"60:ae\"}"));
+    free(jk);
     const char *build = getenv("BUILD");
     char path[4096];
     snprintf(path, sizeof path, "%s/tmp/test_report.%d.json", build ? build : "/tmp", (int)getpid());
     mk_err err;
-    assert_int_equal(report_write(path, &r, &err), 0);
+    assert_int_equal(report_write(path, &r, &err), 0); /* with the package: valid JSON too */
     if (system("command -v python3 >/dev/null 2>&1") == 0) {
         char cmd[4300];
         snprintf(cmd, sizeof cmd, "python3 -c 'import json,sys; json.load(open(sys.argv[1]))' '%s'",

@@ -6,7 +6,7 @@
 #     (scripts/cookbook-standin.sh) and stages exactly the expected files;
 #  3. the variant recipes, pointed at the small rootfs fixture, stage images that
 #     boot to bridge-ready (revm-probe marker, then a command run over the bridge);
-#  4. offline without a cache, and the unpinned default kernel, fail with one clear line;
+#  4. offline without a cache, and a missing kernel repository, fail with one clear line;
 #  5. scripts/regen-images.sh builds, and its second run with unchanged inputs does
 #     no work and says so.
 # shellcheck disable=SC2030,SC2031 # the ( ) blocks change the environment on purpose
@@ -168,11 +168,16 @@ fi
   ok "offline, empty cache: $(grep -m1 '^revm-images:' <<<"$out")"
 )
 (
+  # The default kernel comes from an xbps repository (mkimage --void-repo): one that is
+  # not there fails with one line naming its index (tests/e2e/void-kernel-repo.sh covers
+  # a real one).
   unset REVM_KERNEL
-  expect_fail "default kernel without a pinned checksum" "$standin" --work "$work" revm-image-driver
+  export REVM_KERNEL_REPO=$T/no-such-repo
+  expect_fail "default kernel from a missing repository" "$standin" --work "$work" revm-image-driver
   out=$("$standin" --work "$work" revm-image-driver 2>&1 >/dev/null || true)
-  grep -q "no pinned SHA-256" <<<"$out" || fail "kernel pin failure does not say why: $out"
-  ok "unpinned kernel: $(grep -m1 '^revm-images:' <<<"$out")"
+  grep -q "kernel repository index $T/no-such-repo/x86_64-musl-repodata" <<<"$out" ||
+    fail "missing kernel repository: the failure does not say why: $out"
+  ok "missing kernel repository: $(grep -m1 'kernel repository index' <<<"$out")"
 )
 
 # The offline check passes once the cache holds every remote input, in mkimage's
