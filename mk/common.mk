@@ -1,6 +1,10 @@
 # Shared compiler settings for every component. Included by each component's Makefile.
 # BUILD is the out-of-tree build root; components put objects under $(BUILD)/<mode>/<component>.
-TOP     ?= $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+# Fixed once, here: a recursive `?=` would be expanded later, when MAKEFILE_LIST ends with
+# whatever fragment was included last.
+ifndef TOP
+TOP     := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+endif
 BUILD   ?= $(TOP)/build
 CC      ?= cc
 CLANG   ?= clang
