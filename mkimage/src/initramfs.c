@@ -13,6 +13,7 @@
 
 #include "cm_file.h"
 #include "cpio.h"
+#include "kmod_read.h"
 #include "outfile.h"
 
 #define MAX_INIT_BYTES (16u << 20)

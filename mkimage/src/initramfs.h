@@ -6,7 +6,7 @@
 #define MKIMAGE_INITRAMFS_H
 
 #include "kernel.h"
-#include "kmod.h"
+#include "kmod_resolve.h"
 #include "mkerr.h"
 
 /* The module list file inside the initramfs: one absolute path per line. */

@@ -1,6 +1,15 @@
-/* kmod_install: copies modules into a staged rootfs and writes modules.dep, so
- * that modprobe in the guest finds the variant's modules and their dependencies. */
-#include "kmod.h"
+/* kmod_install: copies modules into a staged rootfs and has depmod index them, so
+ * that modprobe and udev in the guest find the variant's modules (see kmod_install.h).
+ *
+ * Why depmod and not our own modules.dep: the guest's modprobe is kmod's, and libkmod
+ * reads only the binary indexes (modules.dep.bin, modules.alias.bin, ...): with a
+ * text modules.dep alone, `modprobe virtio_blk` fails with "not found", and loading
+ * a driver by modalias (what udev does for the driver VM's devices) needs
+ * modules.alias.bin. depmod writes all of them, and the text modules.dep and
+ * modules.alias that busybox's modprobe (the small rootfs's) reads, from the modules
+ * themselves; a modules.dep of our own would only be overwritten. So depmod is the
+ * one source, and it is required (checked in a VM by tests/e2e/mkimage-modalias.sh). */
+#include "kmod_install.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cm_io.h"
+#include "disk_exec.h"
 #include "outfile.h"
 
 #define MAX_HOPS 40
@@ -131,26 +140,6 @@ static int open_in_tree(int root_fd, const char *rel, const char *label, mk_err 
     return rc;
 }
 
-static int write_at(int dfd, const char *name, const void *data, size_t len, const char *label,
-                    mk_err *err)
-{
-    int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return mk_fail_errno(err, errno, "%s", label);
-    if (fchown(fd, 0, 0) < 0 && errno != EPERM) {
-        close(fd);
-        return mk_fail_errno(err, errno, "%s: chown", label);
-    }
-    if (cm_write_all(fd, data, len) < 0) {
-        int en = errno;
-        close(fd);
-        return mk_fail_errno(err, en, "%s: write", label);
-    }
-    if (close(fd) < 0)
-        return mk_fail_errno(err, errno, "%s: write", label);
-    return 0;
-}
-
 /* Copies modules_dir/rel to dir_fd/rel byte for byte (compressed modules stay
  * compressed: the guest's modprobe reads them as the distribution ships them). */
 static int copy_rel(const kernel_tree *k, int mods_fd, const char *rel, bool optional,
@@ -203,76 +192,73 @@ static int copy_rel(const kernel_tree *k, int mods_fd, const char *rel, bool opt
     return rc;
 }
 
-/* modules.dep in depmod's form: each line lists all (transitive) dependencies,
- * the one to load first last, which is the order modprobe walks it in. */
-static int write_modules_dep(const kernel_tree *k, const kmod_list *mods, int mods_fd,
-                             const char *label, mk_err *err)
+/* Removes what make_depmod_base created (best effort: a leftover is harmless). */
+static void remove_depmod_base(const char *base, const char *version)
 {
-    char *text = NULL;
-    size_t tlen = 0;
-    FILE *f = open_memstream(&text, &tlen);
-    if (!f)
-        return mk_fail(err, "%s: out of memory", label);
-    for (size_t i = 0; i < mods->n; i++) {
-        kmod_list deps;
-        if (kmod_deps_of(k, mods->paths[i], &deps, err) < 0) {
-            fclose(f);
-            free(text);
-            return -1;
-        }
-        fprintf(f, "%s:", mods->paths[i]);
-        for (size_t j = deps.n; j > 0; j--)
-            fprintf(f, " %s", deps.paths[j - 1]);
-        fputc('\n', f);
-        kmod_list_free(&deps);
+    static const char *const dirs[] = {"lib/modules", "lib", "usr/lib/modules", "usr/lib", "usr"};
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/lib/modules/%s", base, version);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/usr/lib/modules/%s", base, version);
+    unlink(p);
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", base, dirs[i]);
+        rmdir(p);
     }
-    if (fclose(f) != 0) {
-        free(text);
-        return mk_fail(err, "%s: out of memory", label);
-    }
-    char what[PATH_MAX + 16];
-    snprintf(what, sizeof what, "%s/modules.dep", label);
-    int rc = write_at(mods_fd, "modules.dep", text, tlen, what, err);
-    free(text);
-    return rc;
+    rmdir(base);
 }
 
-/* depmod adds modules.alias, modules.softdep, modules.symbols and the binary
- * indexes the guest's kmod prefers. It is run only when the module directory
- * really is inside the rootfs: `depmod -b ROOT` would otherwise follow an absolute
- * lib -> /usr/lib link to the host's own modules. Best effort: our modules.dep
- * already makes plain modprobe work. */
-static void run_depmod(const char *rootfs, const kernel_tree *k)
+/* `depmod -b ROOT VER` works on ROOT/lib/modules/VER (ROOT/usr/lib/modules/VER for
+ * a depmod built with that module directory). Pointed at the rootfs itself, an
+ * absolute lib -> /usr/lib link would send it to the HOST's modules. So depmod
+ * gets a private base directory whose lib/modules/VER and usr/lib/modules/VER are
+ * links to the module directory as resolved inside the tree (mods_fd). */
+static int make_depmod_base(const char *rootfs_dir, int mods_fd, const char *version,
+                            char *base, size_t base_size, mk_err *err)
 {
-    char root_real[PATH_MAX], mods[PATH_MAX], mods_real[PATH_MAX];
-    snprintf(mods, sizeof mods, "%s/lib/modules/%s", rootfs, k->version);
-    if (!realpath(rootfs, root_real) || !realpath(mods, mods_real))
-        return;
-    size_t rl = strlen(root_real);
-    if (strncmp(mods_real, root_real, rl) != 0 || mods_real[rl] != '/')
-        return;
-    static const char *const candidates[] = {"/usr/sbin/depmod", "/sbin/depmod", "/usr/bin/depmod"};
-    const char *depmod = NULL;
-    for (size_t i = 0; i < 3 && !depmod; i++)
-        if (access(candidates[i], X_OK) == 0)
-            depmod = candidates[i];
-    if (!depmod)
-        return;
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        execl(depmod, "depmod", "-b", root_real, k->version, (char *)NULL);
-        _exit(127);
+    char fdlink[64], real[PATH_MAX];
+    snprintf(fdlink, sizeof fdlink, "/proc/self/fd/%d", mods_fd);
+    ssize_t rl = readlink(fdlink, real, sizeof real - 1);
+    if (rl <= 0 || real[0] != '/')
+        return mk_fail_errno(err, errno, "%s: cannot resolve the module directory", rootfs_dir);
+    real[rl] = '\0';
+    if (!fmt_ok(snprintf(base, base_size, "%s.depmod.XXXXXX", rootfs_dir), base_size))
+        return mk_fail(err, "%s: path too long", rootfs_dir);
+    if (!mkdtemp(base))
+        return mk_fail_errno(err, errno, "%s: cannot create", base);
+    static const char *const dirs[] = {"lib", "lib/modules", "usr", "usr/lib", "usr/lib/modules"};
+    char p[PATH_MAX];
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        if (!fmt_ok(snprintf(p, sizeof p, "%s/%s", base, dirs[i]), sizeof p) || mkdir(p, 0755) < 0)
+            goto fail;
     }
-    if (pid > 0) {
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
+    static const char *const links[] = {"lib/modules", "usr/lib/modules"};
+    for (size_t i = 0; i < 2; i++) {
+        if (!fmt_ok(snprintf(p, sizeof p, "%s/%s/%s", base, links[i], version), sizeof p) ||
+            symlink(real, p) < 0)
+            goto fail;
     }
+    return 0;
+fail:;
+    int en = errno;
+    remove_depmod_base(base, version);
+    return mk_fail_errno(err, en, "%s: cannot prepare depmod's directory", rootfs_dir);
+}
+
+static int run_depmod(const char *rootfs_dir, int mods_fd, const kernel_tree *k, mk_err *err)
+{
+    char base[PATH_MAX];
+    if (make_depmod_base(rootfs_dir, mods_fd, k->version, base, sizeof base, err) < 0)
+        return -1;
+    const char *argv[] = {"depmod", "-b", base, k->version, NULL};
+    disk_command cmd = {.argv = argv, .keep_fd = -1};
+    int rc = disk_run(&cmd, err);
+    remove_depmod_base(base, k->version);
+    if (rc < 0) {
+        mk_err inner = *err;
+        return mk_fail(err, "kernel modules of %s: %s", rootfs_dir, inner.msg);
+    }
+    return 0;
 }
 
 int kmod_install(const kernel_tree *k, const kmod_list *mods, const char *rootfs_dir,
@@ -300,9 +286,7 @@ int kmod_install(const kernel_tree *k, const kmod_list *mods, const char *rootfs
     for (size_t i = 0; rc == 0 && i < 3; i++)
         rc = copy_rel(k, mods_fd, extras[i], true, label, err);
     if (rc == 0)
-        rc = write_modules_dep(k, mods, mods_fd, label, err);
+        rc = run_depmod(rootfs_dir, mods_fd, k, err);
     close(mods_fd);
-    if (rc == 0)
-        run_depmod(rootfs_dir, k);
     return rc;
 }

@@ -2,7 +2,7 @@
  * input: the ".modinfo" ELF section of a module (NUL-separated "key=value" strings:
  * depends=, softdep=, alias=, ...) and the text indexes depmod writes (modules.dep,
  * modules.alias, modules.builtin). Pure functions over memory buffers, so that the
- * fuzz target (fuzz/fuzz_modinfo.c) exercises exactly what kmod.c runs. */
+ * fuzz target (fuzz/fuzz_modinfo.c) exercises exactly what kmod_index.c runs. */
 #ifndef MKIMAGE_MODINFO_H
 #define MKIMAGE_MODINFO_H
 

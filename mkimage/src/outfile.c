@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cm_io.h"
+
 /* The signal handler may only touch async-signal-safe state: a fixed table of
  * pointers to paths, each slot set or cleared with a single store. */
 #define MAX_LIVE 64
@@ -164,4 +166,38 @@ void outfile_remove_stale(const char *dir)
         unlinkat(dirfd(d), de->d_name, 0);
     }
     closedir(d);
+}
+
+int outfile_copy(const char *src, const char *dst, mk_err *err)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return mk_fail_errno(err, errno, "%s: cannot open", src);
+    mk_outfile of;
+    if (outfile_open(&of, dst, err) < 0) {
+        close(in);
+        return -1;
+    }
+    char buf[131072];
+    for (;;) {
+        ssize_t r = read(in, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            close(in);
+            outfile_abort(&of);
+            return mk_fail_errno(err, e, "%s: cannot read", src);
+        }
+        if (r == 0)
+            break;
+        if (cm_write_all(of.fd, buf, (size_t)r) < 0) {
+            int e = errno;
+            close(in);
+            outfile_abort(&of);
+            return mk_fail_errno(err, e, "%s: cannot write", dst);
+        }
+    }
+    close(in);
+    return outfile_commit(&of, err);
 }

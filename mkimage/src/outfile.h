@@ -46,6 +46,9 @@ int outfile_commit(mk_outfile *o, mk_err *err);
 /* Closes fd (if open), unlinks tmp_path, unregisters. Safe to call twice. */
 void outfile_abort(mk_outfile *o);
 
+/* Copies the file src to dst through outfile_open/commit (complete or absent). */
+int outfile_copy(const char *src, const char *dst, mk_err *err);
+
 /* Removes ".*.part-PID" files in dir whose PID is no longer running. */
 void outfile_remove_stale(const char *dir);
 

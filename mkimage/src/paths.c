@@ -1,6 +1,7 @@
 #include "paths.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,4 +35,13 @@ int paths_data(const char *name, char out[PATH_MAX], mk_err *err)
     if (access(out, F_OK) < 0)
         return mk_fail(err, "%s: not found in %s", name, lib);
     return 0;
+}
+
+int paths_fmt(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, size, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= size ? -1 : n;
 }

@@ -24,6 +24,11 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+double progress_now(void)
+{
+    return (double)now_ns() / 1e9;
+}
+
 static void draw(progress *p)
 {
     double mib = (double)p->done / (1024.0 * 1024.0);

@@ -21,4 +21,7 @@ void progress_begin(progress *p, const char *label, uint64_t total);
 void progress_update(progress *p, uint64_t done); /* rate-limited redraw */
 void progress_end(progress *p);                   /* clears the line */
 
+/* Monotonic time in seconds, for the stage timings of the report. */
+double progress_now(void);
+
 #endif

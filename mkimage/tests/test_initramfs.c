@@ -23,11 +23,13 @@
 
 #include "initramfs.h"
 #include "kernel.h"
-#include "kmod.h"
+#include "kmod_read.h"
+#include "kmod_resolve.h"
 #include "test_support.h"
 
 static char tmpdir[600], tree[600], init_bin[600];
 static kernel_tree kt;
+static kmod_index *ktix; /* kt's module index */
 
 static int setup(void **state)
 {
@@ -37,7 +39,8 @@ static int setup(void **state)
     if (ts_scratch_dir(tmpdir, sizeof tmpdir, "test_initramfs") < 0)
         return -1;
     mk_err err;
-    if (access(tree, F_OK) == 0 && kernel_open(tree, tmpdir, &kt, &err) < 0) {
+    if (access(tree, F_OK) == 0 &&
+        (kernel_open(tree, tmpdir, &kt, &err) < 0 || !(ktix = kmod_index_open(&kt, &err)))) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
     }
@@ -47,7 +50,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    kmod_index_reset();
+    kmod_index_free(ktix);
+    ktix = NULL;
     return ts_remove_tree(tmpdir);
 }
 
@@ -66,7 +70,7 @@ static void test_contents(void **state)
     const char *names[] = {"virtio_blk"};
     kmod_list mods;
     mk_err err = {{0}};
-    assert_int_equal(kmod_resolve(&kt, names, 1, &mods, &err), 0);
+    assert_int_equal(kmod_resolve(ktix, names, 1, &mods, &err), 0);
     char out[700];
     snprintf(out, sizeof out, "%s/a.cpio", tmpdir);
     assert_int_equal(initramfs_write(&kt, &mods, init_bin, out, &err), 0);
@@ -116,7 +120,7 @@ static void test_deterministic(void **state)
     const char *names[] = {"virtio_pci", "virtio_blk"};
     kmod_list mods;
     mk_err err = {{0}};
-    assert_int_equal(kmod_resolve(&kt, names, 2, &mods, &err), 0);
+    assert_int_equal(kmod_resolve(ktix, names, 2, &mods, &err), 0);
     char o1[700], o2[700];
     snprintf(o1, sizeof o1, "%s/d1.cpio", tmpdir);
     snprintf(o2, sizeof o2, "%s/d2.cpio", tmpdir);
@@ -178,13 +182,15 @@ static void test_compressed_modules_are_decompressed(void **state)
     assert_int_equal(kernel_open(root, tmpdir, &z, &err), 0);
     const char *names[] = {"virtio"};
     kmod_list mods;
-    assert_int_equal(kmod_resolve(&z, names, 1, &mods, &err), 0);
+    kmod_index *zix = kmod_index_open(&z, &err);
+    assert_non_null(zix);
+    assert_int_equal(kmod_resolve(zix, names, 1, &mods, &err), 0);
     assert_int_equal(mods.n, 2);
     char out[800];
     snprintf(out, sizeof out, "%s/zst.cpio", tmpdir);
     assert_int_equal(initramfs_write(&z, &mods, init_bin, out, &err), 0);
     kmod_list_free(&mods);
-    kmod_index_reset();
+    kmod_index_free(zix);
 
     char orig_path[PATH_MAX + 64];
     snprintf(orig_path, sizeof orig_path, "%s/kernel/drivers/virtio/virtio_ring.ko", kt.modules_dir);
@@ -235,10 +241,11 @@ static int make_one(const char *out)
         names[n++] = t;
     kernel_tree k;
     kmod_list mods = {0};
+    kmod_index *ix = NULL;
     mk_err err = {{0}};
     int rc = 1;
     if (kernel_open(src ? src : tree, tmpdir, &k, &err) < 0 ||
-        kmod_resolve(&k, names, n, &mods, &err) < 0 ||
+        !(ix = kmod_index_open(&k, &err)) || kmod_resolve(ix, names, n, &mods, &err) < 0 ||
         initramfs_write(&k, &mods, init ? init : init_bin, out, &err) < 0) {
         fprintf(stderr, "test_initramfs: %s\n", err.msg);
     } else {
@@ -248,6 +255,7 @@ static int make_one(const char *out)
         rc = 0;
     }
     kmod_list_free(&mods);
+    kmod_index_free(ix);
     free(names_env);
     return rc;
 }

@@ -19,7 +19,7 @@
 #include <archive_entry.h>
 
 #include "kernel.h"
-#include "kmod.h"
+#include "kmod_resolve.h"
 #include "test_support.h"
 
 static char tmpdir[512], fixtures[512];
@@ -34,7 +34,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    kmod_index_reset();
     return ts_remove_tree(tmpdir);
 }
 
@@ -354,10 +353,12 @@ static void test_real_debian_package(void **state)
     }
     const char *names[] = {"virtio_blk", "btrfs"};
     kmod_list l;
-    assert_int_equal(kmod_resolve(&k, names, 2, &l, &err), 0);
+    kmod_index *ix = kmod_index_open(&k, &err);
+    assert_non_null(ix);
+    assert_int_equal(kmod_resolve(ix, names, 2, &l, &err), 0);
     assert_true(l.n > 5);
     kmod_list_free(&l);
-    kmod_index_reset();
+    kmod_index_free(ix);
 }
 
 int main(void)

@@ -1,7 +1,8 @@
 /* Module lookup and dependency resolution: the metadata parsers on crafted input,
  * resolution on the Debian test kernel (no modules.dep: dependencies come from
  * .modinfo) and on small synthetic trees (modules.dep, compressed modules, cycles),
- * and kmod_install into usr-merged root filesystems. */
+ * and kmod_install into usr-merged root filesystems. Each test opens the index of
+ * the tree it resolves against (kmod_index_open): there is no shared cache. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,12 +16,15 @@
 #include <cmocka.h>
 
 #include "kernel.h"
-#include "kmod.h"
+#include "kmod_install.h"
+#include "kmod_read.h"
+#include "kmod_resolve.h"
 #include "modinfo.h"
 #include "test_support.h"
 
 static char tmpdir[512], fixture[600];
 static kernel_tree deb; /* the fixture kernel, when present */
+static kmod_index *debix; /* its index */
 static int have_fixture;
 
 static int setup(void **state)
@@ -30,14 +34,16 @@ static int setup(void **state)
         return -1;
     snprintf(fixture, sizeof fixture, "%s/fixtures/kernel/tree", ts_build_dir());
     mk_err err;
-    have_fixture = access(fixture, F_OK) == 0 && kernel_open(fixture, tmpdir, &deb, &err) == 0;
+    have_fixture = access(fixture, F_OK) == 0 && kernel_open(fixture, tmpdir, &deb, &err) == 0 &&
+                   (debix = kmod_index_open(&deb, &err)) != NULL;
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    kmod_index_reset();
+    kmod_index_free(debix);
+    debix = NULL;
     return ts_remove_tree(tmpdir);
 }
 
@@ -194,7 +200,7 @@ static void test_resolve_virtio_blk(void **state)
     const char *names[] = {"virtio-blk"}; /* '-' and '_' are the same */
     kmod_list l;
     mk_err err = {{0}};
-    assert_int_equal(kmod_resolve(&deb, names, 1, &l, &err), 0);
+    assert_int_equal(kmod_resolve(debix, names, 1, &l, &err), 0);
     ssize_t v = index_of(&l, "virtio.ko"), r = index_of(&l, "virtio_ring.ko"),
             b = index_of(&l, "virtio_blk.ko");
     assert_true(v >= 0 && r >= 0 && b >= 0);
@@ -212,7 +218,7 @@ static void test_resolve_btrfs_softdeps(void **state)
     const char *names[] = {"virtio_pci", "virtio_blk", "btrfs", "virtio_blk"};
     kmod_list l;
     mk_err err = {{0}};
-    assert_int_equal(kmod_resolve(&deb, names, 4, &l, &err), 0);
+    assert_int_equal(kmod_resolve(debix, names, 4, &l, &err), 0);
     assert_no_dups(&l);
     ssize_t btrfs = index_of(&l, "btrfs.ko"), lib = index_of(&l, "libcrc32c.ko"),
             gen = index_of(&l, "crc32c_generic.ko"), raid = index_of(&l, "raid6_pq.ko"),
@@ -223,7 +229,7 @@ static void test_resolve_btrfs_softdeps(void **state)
     /* every module comes after everything it depends on: check against kmod_deps_of */
     for (size_t i = 0; i < l.n; i++) {
         kmod_list deps;
-        assert_int_equal(kmod_deps_of(&deb, l.paths[i], &deps, &err), 0);
+        assert_int_equal(kmod_deps_of(debix, l.paths[i], &deps, &err), 0);
         for (size_t j = 0; j < deps.n; j++) {
             ssize_t at = -1;
             for (size_t k = 0; k < l.n; k++)
@@ -243,7 +249,7 @@ static void test_resolve_missing_and_builtin(void **state)
     const char *names[] = {"virtio_blk", "no_such_module"};
     kmod_list l;
     mk_err err = {{0}};
-    assert_int_equal(kmod_resolve(&deb, names, 2, &l, &err), -1);
+    assert_int_equal(kmod_resolve(debix, names, 2, &l, &err), -1);
     char want[256];
     snprintf(want, sizeof want, "kernel module no_such_module: not found in %s", deb.version);
     assert_string_equal(err.msg, want);
@@ -251,12 +257,12 @@ static void test_resolve_missing_and_builtin(void **state)
     assert_null(l.paths);
     /* built into this kernel: satisfied without a file */
     const char *builtin[] = {"sha256_generic"};
-    assert_int_equal(kmod_resolve(&deb, builtin, 1, &l, &err), 0);
+    assert_int_equal(kmod_resolve(debix, builtin, 1, &l, &err), 0);
     assert_int_equal(l.n, 0);
     kmod_list_free(&l);
     /* an alias, like modprobe accepts */
     const char *alias[] = {"fs-btrfs"};
-    assert_int_equal(kmod_resolve(&deb, alias, 1, &l, &err), 0);
+    assert_int_equal(kmod_resolve(debix, alias, 1, &l, &err), 0);
     assert_true(index_of(&l, "btrfs.ko") == (ssize_t)l.n - 1);
     kmod_list_free(&l);
 }
@@ -268,12 +274,12 @@ static void test_glob(void **state)
     const char *prefixes[] = {"kernel/drivers/block/virtio"};
     kmod_list l;
     mk_err err = {{0}};
-    assert_int_equal(kmod_glob(&deb, prefixes, 1, &l, &err), 0);
+    assert_int_equal(kmod_glob(debix, prefixes, 1, &l, &err), 0);
     assert_int_equal(l.n, 3);
     assert_int_equal(index_of(&l, "virtio_blk.ko"), 2);
     kmod_list_free(&l);
     const char *nothing[] = {"kernel/drivers/nonexistent/"};
-    assert_int_equal(kmod_glob(&deb, nothing, 1, &l, &err), -1);
+    assert_int_equal(kmod_glob(debix, nothing, 1, &l, &err), -1);
     assert_non_null(strstr(err.msg, "kernel/drivers/nonexistent/"));
 }
 
@@ -303,16 +309,18 @@ static void test_modules_dep_file(void **state)
     const char *names[] = {"a"};
     kmod_list l;
     mk_err err = {{0}};
-    assert_int_equal(kmod_resolve(&k, names, 1, &l, &err), 0);
+    kmod_index *ix = kmod_index_open(&k, &err);
+    assert_non_null(ix);
+    assert_int_equal(kmod_resolve(ix, names, 1, &l, &err), 0);
     assert_int_equal(l.n, 3);
     assert_string_equal(l.paths[0], "kernel/x/c.ko");
     assert_string_equal(l.paths[1], "kernel/x/b.ko");
     assert_string_equal(l.paths[2], "kernel/x/a.ko");
     kmod_list_free(&l);
     const char *d[] = {"d"};
-    assert_int_equal(kmod_resolve(&k, d, 1, &l, &err), -1);
+    assert_int_equal(kmod_resolve(ix, d, 1, &l, &err), -1);
     assert_string_equal(err.msg, "kernel module missing (needed by d): not found in 1.0");
-    kmod_index_reset();
+    kmod_index_free(ix);
 }
 
 static void test_cycle(void **state)
@@ -326,9 +334,42 @@ static void test_cycle(void **state)
     const char *names[] = {"a"};
     kmod_list l;
     mk_err err = {{0}};
-    assert_int_equal(kmod_resolve(&k, names, 1, &l, &err), -1);
+    kmod_index *ix = kmod_index_open(&k, &err);
+    assert_non_null(ix);
+    assert_int_equal(kmod_resolve(ix, names, 1, &l, &err), -1);
     assert_non_null(strstr(err.msg, "circular dependency"));
-    kmod_index_reset();
+    kmod_index_free(ix);
+}
+
+/* Two indexes open at once, each answering for its own tree (there used to be one
+ * hidden cached index, rebuilt whenever another tree was asked about). */
+static void test_two_indexes(void **state)
+{
+    (void)state;
+    kernel_tree k1, k2;
+    make_tree("two1", &k1);
+    make_tree("two2", &k2);
+    ts_sh("cd '%s' && echo > kernel/x/a.ko && echo > kernel/x/b.ko && "
+          "printf 'kernel/x/a.ko: kernel/x/b.ko\\nkernel/x/b.ko:\\n' > modules.dep",
+          k1.modules_dir);
+    ts_sh("cd '%s' && echo > kernel/x/a.ko && printf 'kernel/x/a.ko:\\n' > modules.dep",
+          k2.modules_dir);
+    mk_err err = {{0}};
+    kmod_index *i1 = kmod_index_open(&k1, &err), *i2 = kmod_index_open(&k2, &err);
+    assert_non_null(i1);
+    assert_non_null(i2);
+    const char *names[] = {"a"};
+    kmod_list l;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(kmod_resolve(i1, names, 1, &l, &err), 0);
+        assert_int_equal(l.n, 2);
+        kmod_list_free(&l);
+        assert_int_equal(kmod_resolve(i2, names, 1, &l, &err), 0);
+        assert_int_equal(l.n, 1);
+        kmod_list_free(&l);
+    }
+    kmod_index_free(i1);
+    kmod_index_free(i2);
 }
 
 static void test_compressed_modules(void **state)
@@ -350,7 +391,9 @@ static void test_compressed_modules(void **state)
     const char *names[] = {"virtio_blk"};
     kmod_list l;
     mk_err err = {{0}};
-    assert_int_equal(kmod_resolve(&k, names, 1, &l, &err), 0);
+    kmod_index *ix = kmod_index_open(&k, &err);
+    assert_non_null(ix);
+    assert_int_equal(kmod_resolve(ix, names, 1, &l, &err), 0);
     assert_int_equal(l.n, 3);
     assert_string_equal(l.paths[2], "kernel/x/virtio_blk.ko.gz");
     /* decompressed bytes are the original module */
@@ -370,7 +413,7 @@ static void test_compressed_modules(void **state)
     assert_int_equal(kmod_read(&k, "kernel/x/bad.ko.xz", &a, &al, &err), -1);
     assert_non_null(strstr(err.msg, "bad.ko.xz"));
     kmod_list_free(&l);
-    kmod_index_reset();
+    kmod_index_free(ix);
 }
 
 /* ---------- kmod_install ---------- */
@@ -383,7 +426,7 @@ static void check_install(const char *rootname, const char *link_target)
     const char *names[] = {"virtio_blk"};
     kmod_list l;
     mk_err err = {{0}};
-    assert_int_equal(kmod_resolve(&deb, names, 1, &l, &err), 0);
+    assert_int_equal(kmod_resolve(debix, names, 1, &l, &err), 0);
     assert_int_equal(kmod_install(&deb, &l, root, &err), 0);
     char p[1024];
     snprintf(p, sizeof p, "%s/usr/lib/modules/%s/kernel/drivers/block/virtio_blk.ko", root,
@@ -398,6 +441,14 @@ static void check_install(const char *rootname, const char *link_target)
     fclose(f);
     assert_non_null(strstr(text, "kernel/drivers/block/virtio_blk.ko: "));
     assert_non_null(strstr(text, "kernel/drivers/virtio/virtio.ko:"));
+    /* depmod's binary indexes: all the guest's kmod reads (by name and by modalias) */
+    static const char *const bins[] = {"modules.dep.bin", "modules.alias.bin"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/usr/lib/modules/%s/%s", root, deb.version, bins[i]);
+        assert_int_equal(access(p, F_OK), 0);
+    }
+    /* depmod's private base directory is gone */
+    ts_sh("! ls -d '%s'.depmod.* 2>/dev/null", root);
     kmod_list_free(&l);
 }
 
@@ -406,6 +457,17 @@ static void test_install_usr_merged(void **state)
     (void)state;
     need_fixture();
     check_install("rootrel", "usr/lib");
+    /* kmod's modprobe (the guest's, on a full Void rootfs) reads only depmod's binary
+     * indexes: it must find the module by name and by modalias, with its dependencies.
+     * Only on the relative-link tree: -d ROOT with an absolute link reads the host's. */
+    if (system("command -v modprobe >/dev/null || test -x /sbin/modprobe") == 0) {
+        ts_sh("PATH=$PATH:/sbin:/usr/sbin; modprobe -d '%s/rootrel' -S '%s' --show-depends "
+              "virtio_blk | grep -q 'virtio/virtio_ring.ko'",
+              tmpdir, deb.version);
+        ts_sh("PATH=$PATH:/sbin:/usr/sbin; modprobe -d '%s/rootrel' -S '%s' --show-depends "
+              "'virtio:d00000002v00001AF4' | grep -q 'block/virtio_blk.ko'",
+              tmpdir, deb.version);
+    }
     /* absolute link: followed inside the tree, never to the host's /usr/lib */
     check_install("rootabs", "/usr/lib");
     /* a link pointing up and out is clamped at the tree's root */
@@ -424,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_glob),
         cmocka_unit_test(test_modules_dep_file),
         cmocka_unit_test(test_cycle),
+        cmocka_unit_test(test_two_indexes),
         cmocka_unit_test(test_compressed_modules),
         cmocka_unit_test(test_install_usr_merged),
     };
