@@ -19,9 +19,9 @@ packages=(
   dpkg-dev file  # app-packages e2e: dpkg-scanpackages, icon type check
   libfuse3-dev fuse3  # revm-fuse (revm mount) and its tests
   openssl openssh-client  # void-kernel-repo e2e: test repository key, .sig2 signatures, xbps fingerprint
-  libxcb1-dev libxcb-composite0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-xtest0-dev  # window service (issue 12)
+  libxcb1-dev libxcb-composite0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-xtest0-dev  # window service: agent and X11 back end
   xvfb xterm x11-apps x11-utils xdotool xclip  # window-service tests: displays, input, screenshots, clipboard
-  iproute2 iputils-ping ethtool  # device-service tests (issue 11): namespaces, ping, veth offloads off
+  iproute2 iputils-ping ethtool  # device-service tests: namespaces, ping, veth offloads off
 )
 
 missing=()

@@ -34,6 +34,15 @@ int cli_exec(const cli_opts *o, int argc, char **argv, bool login);
  * services hand it to rb_svc_open (host/rb_svc.h). */
 int cli_connect_bridge(const cli_opts *o);
 
+/* out = NAME in the folder of revm's own executable (just NAME when that is unknown). */
+void cli_sibling(const char *name, char *out, size_t cap);
+
+/* Front ends of the record services: `revm devices` (dev_cmd.c), `revm gui` (gui_cmd.c),
+ * `revm displays` (disp_cmd.c); the filesystem commands are in fs_cmd.h. */
+int cli_cmd_devices(const cli_opts *o, int argc, char **argv);
+int cli_cmd_gui(const cli_opts *o, int argc, char **argv);
+int cli_cmd_displays(const cli_opts *o, int argc, char **argv);
+
 /* `revm mux --listen PATH` (mux_cmd.c). */
 int cli_cmd_mux(const cli_opts *o, int argc, char **argv);
 

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "fs_cmd.h"
 #include "lifecycle.h"
 #include "pkg.h"
 
@@ -46,6 +47,12 @@ static const struct cli_command {
     {"console", cmd_lifecycle},
     {"logs", cmd_lifecycle},
     {"apt", cli_cmd_pkg}, {"pkg", cli_cmd_pkg}, /* pkg_cmd.c */
+    /* the record services' front ends */
+    {"volumes", cli_cmd_volumes}, {"mount", cli_cmd_mount}, /* filesystems: fs_cmd.c */
+    {"umount", cli_cmd_umount}, {"cp", cli_cmd_cp},         /* fs_cmd.c, fs_cp.c */
+    {"devices", cli_cmd_devices},                           /* disks and NICs: dev_cmd.c */
+    {"gui", cli_cmd_gui},                                   /* windows: gui_cmd.c */
+    {"displays", cli_cmd_displays},                         /* displays: disp_cmd.c */
 };
 
 int cli_dispatch(const cli_opts *o, int argc, char **argv)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz/fuzz_records.h"
 #include "proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -21,19 +22,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     proto_str arg;
     if (proto_dec_svc_open(data, size, &flags, &arg) && arg.n > PROTO_SVC_MAX_ARG)
         __builtin_trap();
-    proto_rec_stream s;
-    proto_rec_stream_init(&s, buf, max);
-    for (size_t off = 0; off < size;) {
-        size_t n = size - off < chunk ? size - off : chunk, used;
-        proto_rec r;
-        int st = proto_rec_stream_feed(&s, data + off, n, &used, &r);
-        if (st == PROTO_BAD_FRAME)
-            break;
-        if (used == 0 && st != PROTO_FRAME)
-            __builtin_trap();
-        if (st == PROTO_FRAME && r.body_len + PROTO_REC_MIN > max)
-            __builtin_trap();
-        off += used;
-    }
+    fuzz_feed_records(buf, max, data, size, chunk, NULL, NULL);
     return 0;
 }

@@ -6,11 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dev.h"
+#include "fs.h"
 #include "proto.h"
+#include "disp.h"
 
 /* One line per service. A helper's main reads records from fd 0 and writes them to fd 1. */
 static const guest_svc table[] = {
+    {PROTO_SVC_FS, "fs", guest_fs_main, NULL},
     {PROTO_SVC_WINDOW, "window", NULL, GUEST_SVC_LIBEXEC "/revm-winagent"},
+    {PROTO_SVC_DISPLAY, "display", guest_disp_main, NULL},
+    {PROTO_SVC_DEVICE, "device", guest_dev_main, NULL},
 };
 
 const guest_svc *guest_svc_find(uint16_t service)

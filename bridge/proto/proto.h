@@ -377,8 +377,261 @@ bool proto_disp_dec_update(const uint8_t *p, size_t n, proto_disp_rect *r,
 size_t proto_disp_enc_error(uint8_t *out, size_t cap, uint32_t code, const char *msg);
 bool proto_disp_dec_error(const uint8_t *p, size_t n, uint32_t *code, proto_str *msg);
 
-/* True when name is 1..32 bytes of [A-Za-z0-9._-]. */
+/* True when name is 1..32 bytes of [A-Za-z0-9._-]; proto_disp_name_char: one such byte. */
 bool proto_disp_name_ok(const char *s, size_t n);
+bool proto_disp_name_char(char c);
 /* ==== end of display service ==== */
+
+/* ==== Filesystem service (service 2; PROTOCOL.md, Filesystem service) — proto_fs.c ====
+ * Records are service-channel records (proto_rec_*). Request bodies are read and written with
+ * proto_rd / proto_wr directly; these helpers cover the shared structures and the replies the
+ * host decodes from an untrusted guest. */
+#define PROTO_FS_MAX_IO (1u << 20)
+#define PROTO_FS_MAX_RECORD (PROTO_FS_MAX_IO + 4096u)
+#define PROTO_FS_MAX_NAME 255u
+#define PROTO_FS_MAX_LINK 4096u
+#define PROTO_FS_MAX_XATTR 65536u
+#define PROTO_FS_ROOT 1u
+#define PROTO_FS_ATTR_SIZE 88u
+#define PROTO_FS_VERSION 1u
+
+enum proto_fs_type {
+    PROTO_FS_INFO = 0x30, PROTO_FS_LOOKUP = 0x31, PROTO_FS_FORGET = 0x32,
+    PROTO_FS_GETATTR = 0x33, PROTO_FS_SETATTR = 0x34, PROTO_FS_READLINK = 0x35,
+    PROTO_FS_MKDIR = 0x36, PROTO_FS_MKNOD = 0x37, PROTO_FS_SYMLINK = 0x38, PROTO_FS_LINK = 0x39,
+    PROTO_FS_UNLINK = 0x3a, PROTO_FS_RMDIR = 0x3b, PROTO_FS_RENAME = 0x3c, PROTO_FS_OPEN = 0x3d,
+    PROTO_FS_CREATE = 0x3e, PROTO_FS_READ = 0x3f, PROTO_FS_WRITE = 0x40,
+    PROTO_FS_RELEASE = 0x41, PROTO_FS_FSYNC = 0x42, PROTO_FS_OPENDIR = 0x43,
+    PROTO_FS_READDIR = 0x44, PROTO_FS_RELEASEDIR = 0x45, PROTO_FS_STATFS = 0x46,
+    PROTO_FS_GETXATTR = 0x47, PROTO_FS_SETXATTR = 0x48, PROTO_FS_LISTXATTR = 0x49,
+    PROTO_FS_REMOVEXATTR = 0x4a, PROTO_FS_VOLUMES = 0x4b, PROTO_FS_ERR = 0x4f,
+};
+enum proto_fs_setattr_valid {
+    PROTO_FS_SET_MODE = 1u << 0, PROTO_FS_SET_UID = 1u << 1, PROTO_FS_SET_GID = 1u << 2,
+    PROTO_FS_SET_SIZE = 1u << 3, PROTO_FS_SET_ATIME = 1u << 4, PROTO_FS_SET_MTIME = 1u << 5,
+    PROTO_FS_SET_ATIME_NOW = 1u << 6, PROTO_FS_SET_MTIME_NOW = 1u << 7,
+};
+#define PROTO_FS_RENAME_NOREPLACE 1u
+#define PROTO_FS_RENAME_EXCHANGE 2u
+#define PROTO_FS_INFO_RDONLY 1u
+
+typedef struct proto_fs_attr {
+    uint64_t ino, size, blocks;
+    uint32_t mode, nlink, uid, gid;
+    uint64_t rdev;
+    uint32_t blksize;
+    int64_t atime, mtime, ctime;
+    uint32_t atime_ns, mtime_ns, ctime_ns;
+} proto_fs_attr;
+
+typedef struct proto_fs_entry {
+    uint64_t node;
+    proto_fs_attr attr;
+} proto_fs_entry;
+
+void proto_fs_wr_attr(proto_wr *w, const proto_fs_attr *a);
+void proto_fs_wr_entry(proto_wr *w, const proto_fs_entry *e);
+/* false (and r->err) on a short body or nsec >= 10^9. */
+bool proto_fs_rd_attr(proto_rd *r, proto_fs_attr *a);
+bool proto_fs_rd_entry(proto_rd *r, proto_fs_entry *e);
+/* Whole-body decoders for replies: every byte consumed, every bound checked. */
+bool proto_fs_dec_attr(const uint8_t *p, size_t n, proto_fs_attr *a);
+bool proto_fs_dec_entry(const uint8_t *p, size_t n, proto_fs_entry *e);
+bool proto_fs_dec_u64(const uint8_t *p, size_t n, uint64_t *v); /* OPEN, OPENDIR fh */
+bool proto_fs_dec_u32(const uint8_t *p, size_t n, uint32_t *v); /* WRITE, ERR, size queries */
+bool proto_fs_dec_create(const uint8_t *p, size_t n, proto_fs_entry *e, uint64_t *fh);
+
+/* One path component as the protocol allows it: 0 when fine, else EINVAL (empty, '/', NUL,
+ * "." or "..") or ENAMETOOLONG (> PROTO_FS_MAX_NAME). */
+int proto_fs_name_check(const char *s, size_t n);
+
+typedef struct proto_fs_info {
+    uint32_t version, max_io, flags;
+    proto_str volume, fstype;
+} proto_fs_info;
+bool proto_fs_dec_info(const uint8_t *p, size_t n, proto_fs_info *m); /* max_io 4096..MAX_IO */
+
+typedef struct proto_fs_statfs {
+    uint64_t blocks, bfree, bavail, files, ffree;
+    uint32_t bsize, frsize, namemax;
+} proto_fs_statfs;
+void proto_fs_wr_statfs(proto_wr *w, const proto_fs_statfs *s);
+bool proto_fs_dec_statfs(const uint8_t *p, size_t n, proto_fs_statfs *s);
+
+/* READDIR reply, walked one entry at a time. Names are checked: "." and ".." are allowed
+ * (node 0), anything else must pass proto_fs_name_check; a plus entry's node must be non-zero
+ * for other names. */
+typedef struct proto_fs_dirent {
+    uint64_t next;
+    uint32_t dtype;
+    proto_str name;
+    proto_fs_entry entry; /* plus only */
+} proto_fs_dirent;
+typedef struct proto_fs_dirit {
+    proto_rd r;
+    uint32_t left;
+    bool plus;
+} proto_fs_dirit;
+/* false when the count is missing or larger than the body could hold. */
+bool proto_fs_dir_begin(proto_fs_dirit *it, const uint8_t *p, size_t n, bool plus);
+/* 1: *d holds an entry; 0: the end, the body fully and correctly consumed; -1: malformed. */
+int proto_fs_dir_next(proto_fs_dirit *it, proto_fs_dirent *d);
+
+/* VOLUMES reply, walked the same way. Names pass proto_fs_volume_name_ok. */
+typedef struct proto_fs_volume {
+    proto_str name, fstype;
+    uint64_t size, free;
+    uint32_t flags;
+} proto_fs_volume;
+bool proto_fs_vol_begin(proto_fs_dirit *it, const uint8_t *p, size_t n);
+int proto_fs_vol_next(proto_fs_dirit *it, proto_fs_volume *v);
+/* A volume name: 1..64 bytes of [A-Za-z0-9._-], not starting with '.'. */
+bool proto_fs_volume_name_ok(const char *s, size_t n);
+/* ==== end of filesystem service ==== */
+
+/* ==== Window service (PROTOCOL.md, Window service (service 6)) — proto_win.c ====
+ * Records of the window service: the guest agent reports top-level windows and damaged
+ * pixels, the host sends input, focus, resize, close and clipboard. Decoders check every
+ * field's own bounds; checking against the host's window table is bridge/win/'s job. */
+#define PROTO_WIN_MAX_DIM 8192u
+#define PROTO_WIN_MAX_WINDOWS 1024u
+#define PROTO_WIN_MAX_RECT_PIXELS 262144u
+#define PROTO_WIN_MAX_RECORD (PROTO_REC_MIN + 17u + 4u * PROTO_WIN_MAX_RECT_PIXELS + 42u)
+#define PROTO_WIN_MAX_TITLE 1024u
+#define PROTO_WIN_MAX_CLASS 256u
+#define PROTO_WIN_MAX_DISPLAY 64u
+#define PROTO_WIN_MAX_CLIP 1048576u
+#define PROTO_WIN_OVERRIDE 1u /* CREATE flags bit 0 */
+
+enum proto_win_type {
+    PROTO_WIN_READY = 0x80, PROTO_WIN_CREATE = 0x81, PROTO_WIN_DESTROY = 0x82,
+    PROTO_WIN_MAP = 0x83, PROTO_WIN_GEOMETRY = 0x84, PROTO_WIN_TITLE = 0x85,
+    PROTO_WIN_CLASS = 0x86, PROTO_WIN_TRANSIENT = 0x87, PROTO_WIN_DAMAGE = 0x88,
+    PROTO_WIN_KEY = 0x89, PROTO_WIN_POINTER = 0x8a, PROTO_WIN_FOCUS = 0x8b,
+    PROTO_WIN_RESIZE = 0x8c, PROTO_WIN_CLOSE = 0x8d, PROTO_WIN_REFRESH = 0x8e,
+    PROTO_WIN_CLIPBOARD = 0x8f,
+};
+enum proto_win_enc { PROTO_WIN_ENC_RAW = 0, PROTO_WIN_ENC_RUNS = 1 };
+
+/* One window record, decoded. Which fields mean something depends on type:
+ * READY w,h (screen), s1 display; CREATE id,x,y,w,h,flags,aux (transient_for); DESTROY id;
+ * MAP id,flags (mapped); GEOMETRY id,x,y,w,h; TITLE id,s1; CLASS id,s1 (instance),s2 (class);
+ * TRANSIENT id,aux; DAMAGE id,x,y,w,h,flags (encoding),data,data_len; KEY id,flags (down),
+ * aux (keysym); POINTER id,x,y,flags (button),down; FOCUS id,flags; RESIZE id,w,h; CLOSE id;
+ * REFRESH id (0 = all); CLIPBOARD s1 (up to PROTO_WIN_MAX_CLIP bytes). Strings point into the
+ * record and are not NUL-terminated. */
+typedef struct proto_win_msg {
+    uint8_t type;
+    uint32_t id;
+    int32_t x, y;
+    uint16_t w, h;
+    uint8_t flags, down;
+    uint32_t aux;
+    proto_str s1, s2;
+    const uint8_t *data;
+    uint32_t data_len;
+} proto_win_msg;
+
+/* The whole record (header included) into out; its length, or 0 when a field is out of its
+ * bounds or it does not fit cap. */
+size_t proto_win_encode(uint8_t *out, size_t cap, uint32_t tag, const proto_win_msg *m);
+/* A record's body; false when malformed (unknown type, field out of bounds, trailing bytes). */
+bool proto_win_decode(uint8_t type, const uint8_t *body, size_t n, proto_win_msg *m);
+/* Runs encoding (PROTOCOL.md): px[0..npx) into out; bytes written, or 0 when cap is too small
+ * (the caller then sends raw). */
+size_t proto_win_runs_encode(const uint32_t *px, size_t npx, uint8_t *out, size_t cap);
+/* DAMAGE pixels into a w x h rectangle at dst (rows stride_px pixels apart). Writes only
+ * inside the rectangle; false (rectangle contents then unspecified) when the data does not
+ * give exactly w*h pixels. */
+bool proto_win_pixels_decode(uint8_t encoding, const uint8_t *data, size_t n, uint32_t *dst,
+                             size_t stride_px, uint16_t w, uint16_t h);
+/* ==== end of window service ==== */
+
+/* ==== Device service (PROTOCOL.md, Device service (service 3)) — proto_dev.c ====
+ * Record bodies of the device service: the inventory, block requests and completions, NIC
+ * frames. Encoders write a body into a caller buffer (0 when it does not fit or a value is
+ * out of bounds); decoders check every bound, since the host decodes what a guest sends. */
+#define PROTO_DEV_MAX_IO (1u << 20)
+#define PROTO_DEV_MAX_RECORD (PROTO_DEV_MAX_IO + 64u)
+#define PROTO_DEV_NAME_MAX 64u
+#define PROTO_DEV_DRIVER_MAX 64u
+#define PROTO_DEV_MODEL_MAX 128u
+#define PROTO_DEV_MAX_QUEUE 256u
+#define PROTO_DEV_ETH_HDR 14u
+#define PROTO_DEV_MIN_MTU 68u
+#define PROTO_DEV_MAX_MTU 65535u
+#define PROTO_DEV_FRAME_OVERHEAD 18u /* Ethernet header + one VLAN tag */
+#define PROTO_DEV_MAX_FRAME (PROTO_DEV_MAX_MTU + PROTO_DEV_FRAME_OVERHEAD)
+
+enum proto_dev_type {
+    PROTO_DEV_ADD = 0x50,
+    PROTO_DEV_REMOVE = 0x51,
+    PROTO_DEV_SYNC = 0x52,
+    PROTO_BLK_INFO = 0x58,
+    PROTO_BLK_READ = 0x59,
+    PROTO_BLK_WRITE = 0x5a,
+    PROTO_BLK_FLUSH = 0x5b,
+    PROTO_BLK_TRIM = 0x5c,
+    PROTO_BLK_DONE = 0x5d,
+    PROTO_NET_INFO = 0x60,
+    PROTO_NET_FRAME = 0x61,
+};
+enum proto_dev_kind { PROTO_DEV_BLOCK = 1, PROTO_DEV_NET = 2 };
+enum proto_blk_flag { PROTO_BLK_RO = 1u << 0, PROTO_BLK_CAN_FLUSH = 1u << 1,
+                      PROTO_BLK_CAN_TRIM = 1u << 2 };
+#define PROTO_BLK_WRITE_FUA 1u
+#define PROTO_DEV_OPEN_RO 1u /* OPEN flags of a block channel */
+#define PROTO_BLK_REQ_HDR 12u   /* u64 offset, u32 length|flags */
+
+typedef struct proto_dev_info {
+    uint8_t kind;
+    proto_str name, driver, model;
+    uint64_t size;
+    uint32_t sector, mtu;
+    uint8_t mac[6];
+    uint8_t state;
+} proto_dev_info;
+
+typedef struct proto_blk_info {
+    uint64_t size;
+    uint32_t sector, max_io, queue, flags;
+} proto_blk_info;
+
+typedef struct proto_net_info {
+    uint8_t mac[6];
+    uint32_t mtu;
+    uint8_t link;
+} proto_net_info;
+
+/* True when n bytes are 1..PROTO_DEV_NAME_MAX of [A-Za-z0-9._-] (not "." or ".."). */
+bool proto_dev_name_ok(const char *s, size_t n);
+
+size_t proto_enc_dev_add(uint8_t *out, size_t cap, const proto_dev_info *d);
+bool proto_dec_dev_add(const uint8_t *p, size_t n, proto_dev_info *d);
+size_t proto_enc_dev_remove(uint8_t *out, size_t cap, uint8_t kind, const char *name, size_t namen);
+bool proto_dec_dev_remove(const uint8_t *p, size_t n, uint8_t *kind, proto_str *name);
+
+size_t proto_enc_blk_info(uint8_t *out, size_t cap, const proto_blk_info *b);
+/* Also checks: sector a power of two 512..65536, max_io a multiple of sector <= MAX_IO,
+ * queue 1..MAX_QUEUE, size a multiple of sector. */
+bool proto_dec_blk_info(const uint8_t *p, size_t n, proto_blk_info *b);
+/* BLK_READ and BLK_TRIM: u64 offset, u32 length. */
+size_t proto_enc_blk_range(uint8_t *out, size_t cap, uint64_t offset, uint32_t length);
+bool proto_dec_blk_range(const uint8_t *p, size_t n, uint64_t *offset, uint32_t *length);
+/* BLK_WRITE: the 12-byte head (u64 offset, u32 flags); the data follows it in the body. */
+void proto_enc_blk_write_head(uint8_t out[PROTO_BLK_REQ_HDR], uint64_t offset, uint32_t flags);
+bool proto_dec_blk_write(const uint8_t *p, size_t n, uint64_t *offset, uint32_t *flags,
+                         const uint8_t **data, size_t *datalen);
+/* BLK_DONE: u32 error, then data (reads). */
+bool proto_dec_blk_done(const uint8_t *p, size_t n, uint32_t *error, const uint8_t **data,
+                        size_t *datalen);
+/* True when [offset, offset+length) is inside a device of `size` bytes and 1 <= length <= max. */
+bool proto_blk_range_ok(uint64_t offset, uint64_t length, uint64_t size, uint32_t max_io);
+
+size_t proto_enc_net_info(uint8_t *out, size_t cap, const proto_net_info *ni);
+bool proto_dec_net_info(const uint8_t *p, size_t n, proto_net_info *ni);
+/* True when a frame of n bytes is acceptable on a link of this MTU. */
+bool proto_net_frame_ok(size_t n, uint32_t mtu);
+/* ==== end of device service ==== */
 
 #endif

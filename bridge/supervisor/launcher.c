@@ -148,7 +148,10 @@ int sup_launcher_write(const sup_launcher *l, const char *vm, const char *deskto
             n += (size_t)snprintf(text + n, cap - n, "Comment=%s\n", c);
         }
         sup_launcher_quote_exec_arg(l->revm, q, sizeof q);
-        n += (size_t)snprintf(text + n, cap - n, "Exec=%s --vm %s --", q, vm);
+        /* A graphical program's windows need the host back end: `revm gui` shows them
+         * (PROTOCOL.md, Window service); a terminal program runs as any `revm PROGRAM`. */
+        n += (size_t)snprintf(text + n, cap - n, "Exec=%s --vm %s%s --", q, vm,
+                              e->terminal ? "" : " gui");
         for (size_t i = 0; i < e->exec_argc; i++) {
             if (!sup_launcher_quote_exec_arg(e->exec_argv[i], q, sizeof q) || n + strlen(q) + 2 >= cap) {
                 snprintf(err, errlen, "%s: Exec too long", desktop_id);

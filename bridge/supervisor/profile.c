@@ -206,6 +206,41 @@ static int on_disk_key(parse_state *st, const char *k, const char *v)
     return bad(st, k, "unknown key in [disk]%s", "");
 }
 
+/* emulated_disk = nvme:PATH | scsi:PATH; emulated_nic = MODEL:LOCAL_PORT:PEER_PORT (a UDP
+ * socket netdev on 127.0.0.1 only, so test traffic never leaves the machine). */
+static int on_emulated_key(parse_state *st, const char *k, const char *v)
+{
+    sup_profile *p = st->p;
+    if (p->n_emulated >= SUP_MAX_EMULATED)
+        return bad(st, k, "more than %s emulated devices", "8");
+    struct sup_emulated *e = &p->emulated[p->n_emulated];
+    memset(e, 0, sizeof *e);
+    if (!strcmp(k, "emulated_disk")) {
+        if (!strncmp(v, "nvme:", 5))
+            e->kind = SUP_EMU_NVME;
+        else if (!strncmp(v, "scsi:", 5))
+            e->kind = SUP_EMU_SCSI;
+        else
+            return bad(st, k, "'%s' is not nvme:PATH or scsi:PATH", v);
+        if (!v[5] || !resolve_path(st, e->path, v + 5))
+            return bad(st, k, "'%s' is not a usable path", v + 5);
+    } else {
+        char model[16];
+        unsigned lp, rp;
+        int used = 0;
+        if (sscanf(v, "%15[a-z0-9]:%u:%u%n", model, &lp, &rp, &used) != 3 || v[used] ||
+            (strcmp(model, "e1000") && strcmp(model, "e1000e") && strcmp(model, "rtl8139")) ||
+            lp < 1 || lp > 65535 || rp < 1 || rp > 65535 || lp == rp)
+            return bad(st, k, "'%s' is not MODEL:LOCAL_PORT:PEER_PORT (e1000, e1000e or rtl8139)", v);
+        e->kind = SUP_EMU_NIC;
+        memcpy(e->model, model, sizeof model);
+        e->lport = lp;
+        e->rport = rp;
+    }
+    p->n_emulated++;
+    return 1;
+}
+
 static int on_devices_key(parse_state *st, const char *k, const char *v)
 {
     sup_profile *p = st->p;
@@ -221,6 +256,13 @@ static int on_devices_key(parse_state *st, const char *k, const char *v)
         else return bad(st, k, "'%s' is not none or user", v);
         return 1;
     }
+    if (!strcmp(k, "display")) {
+        if (!strcmp(v, "none")) p->display = SUP_DISPLAY_NONE;
+        else if (!strcmp(v, "bochs")) p->display = SUP_DISPLAY_BOCHS;
+        else if (!strcmp(v, "virtio-gpu")) p->display = SUP_DISPLAY_VIRTIO_GPU;
+        else return bad(st, k, "'%s' is not none, bochs or virtio-gpu", v);
+        return 1;
+    }
     if (!strcmp(k, "network_restrict"))
         return parse_bool(v, &p->net_restrict) ? 1 : bad(st, k, "'%s' is not yes or no", v);
     if (!strcmp(k, "vfio")) {
@@ -231,6 +273,8 @@ static int on_devices_key(parse_state *st, const char *k, const char *v)
         memcpy(p->vfio[p->n_vfio++], v, strlen(v) + 1);
         return 1;
     }
+    if (!strcmp(k, "emulated_disk") || !strcmp(k, "emulated_nic"))
+        return on_emulated_key(st, k, v);
     return bad(st, k, "unknown key in [devices]%s", "");
 }
 

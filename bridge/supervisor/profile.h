@@ -13,12 +13,15 @@
 #define SUP_NAME_MAX 32
 #define SUP_MAX_DISKS 8
 #define SUP_MAX_VFIO 8
+#define SUP_MAX_EMULATED 8
 #define SUP_CMDLINE_MAX 1024
 #define SUP_PROFILE_MAX_BYTES (64 * 1024)
 
 enum sup_accel { SUP_ACCEL_AUTO, SUP_ACCEL_KVM, SUP_ACCEL_TCG };
 enum sup_restart { SUP_RESTART_NEVER, SUP_RESTART_ON_FAILURE, SUP_RESTART_ALWAYS };
 enum sup_net { SUP_NET_NONE, SUP_NET_USER };
+/* [devices] display: an emulated GPU for the display service; none by default. */
+enum sup_display { SUP_DISPLAY_NONE, SUP_DISPLAY_BOCHS, SUP_DISPLAY_VIRTIO_GPU };
 
 typedef struct sup_disk {
     char path[PATH_MAX];
@@ -48,6 +51,16 @@ typedef struct sup_profile {
     sup_disk extra_disks[SUP_MAX_DISKS];
     unsigned n_vfio;
     char vfio[SUP_MAX_VFIO][16]; /* PCI addresses DDDD:BB:DD.F */
+    /* [devices] emulated_disk / emulated_nic: emulated hardware for the driver VM to drive
+     * (tests of the device service). */
+    unsigned n_emulated;
+    struct sup_emulated {
+        enum { SUP_EMU_NVME, SUP_EMU_SCSI, SUP_EMU_NIC } kind;
+        char model[16];         /* NIC: e1000, e1000e or rtl8139 */
+        char path[PATH_MAX];    /* disk: backing file (raw or qcow2) */
+        unsigned lport, rport;  /* NIC: UDP on 127.0.0.1, local and peer port */
+    } emulated[SUP_MAX_EMULATED];
+    enum sup_display display;  /* [devices] display = none | bochs | virtio-gpu */
 } sup_profile;
 
 /* Parses profile text. images_dir resolves relative kernel/initramfs/disk paths (NULL: keep

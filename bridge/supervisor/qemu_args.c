@@ -114,6 +114,40 @@ int sup_qemu_args(const sup_profile *p, const sup_launch *l, sup_argv *out, char
         rc |= add(out, "-device");
         rc |= add(out, "virtio-net-pci,netdev=net0");
     }
+    /* An emulated GPU the guest drives with DRM/KMS (display service); its picture is what
+     * QMP screendump shows, -display none stays. */
+    if (p->display != SUP_DISPLAY_NONE) {
+        rc |= add(out, "-device");
+        rc |= add(out, "%s", p->display == SUP_DISPLAY_BOCHS ? "bochs-display" : "virtio-gpu-pci");
+    }
+    /* Emulated hardware for the driver VM (device service tests): NVMe and virtio-scsi disks,
+     * NICs on a loopback UDP socket. */
+    bool scsi_bus = false;
+    for (unsigned i = 0; i < p->n_emulated; i++) {
+        const struct sup_emulated *e = &p->emulated[i];
+        if (e->kind == SUP_EMU_NIC) {
+            rc |= add(out, "-netdev");
+            rc |= add(out, "socket,id=emunet%u,udp=127.0.0.1:%u,localaddr=127.0.0.1:%u", i, e->rport, e->lport);
+            rc |= add(out, "-device");
+            rc |= add(out, "%s,netdev=emunet%u,mac=52:54:00:be:ef:%02x", e->model, i, i);
+            continue;
+        }
+        rc |= add(out, "-drive");
+        rc |= add(out, "file=%s,if=none,id=emu%u,format=%s,cache=writeback,file.locking=on", e->path, i,
+                  disk_format(e->path));
+        if (e->kind == SUP_EMU_NVME) {
+            rc |= add(out, "-device");
+            rc |= add(out, "nvme,drive=emu%u,serial=revm-emu%u", i, i);
+        } else {
+            if (!scsi_bus) {
+                rc |= add(out, "-device");
+                rc |= add(out, "virtio-scsi-pci,id=emuscsi");
+                scsi_bus = true;
+            }
+            rc |= add(out, "-device");
+            rc |= add(out, "scsi-hd,drive=emu%u,bus=emuscsi.0,serial=revm-emu%u", i, i);
+        }
+    }
     for (unsigned i = 0; i < p->n_vfio; i++) {
         rc |= add(out, "-device");
         rc |= add(out, "vfio-pci,host=%s", p->vfio[i]);

@@ -107,14 +107,16 @@ static void hostile(void **s)
     static desktop_entry e;
     char err[256];
     assert_int_equal(desktop_entry_parse(text, len, NULL, &e, err, sizeof err), 0);
-    /* revm --vm app -- sh -c "..." ; reboot: the guest's words are arguments, never a program */
-    assert_true(e.exec_argc >= 5);
+    /* revm --vm app gui -- sh -c "..." ; reboot (a graphical entry: Terminal is not set): the
+     * guest's words are arguments, never a program */
+    assert_true(e.exec_argc >= 6);
     assert_string_equal(e.exec_argv[0], "/opt/revm/bin/revm");
     assert_string_equal(e.exec_argv[1], "--vm");
     assert_string_equal(e.exec_argv[2], "app");
-    assert_string_equal(e.exec_argv[3], "--");
-    assert_string_equal(e.exec_argv[4], "sh");
-    assert_string_equal(e.exec_argv[6], "rm -rf ~; $(id) `id` > /tmp/x");
+    assert_string_equal(e.exec_argv[3], "gui");
+    assert_string_equal(e.exec_argv[4], "--");
+    assert_string_equal(e.exec_argv[5], "sh");
+    assert_string_equal(e.exec_argv[7], "rm -rf ~; $(id) `id` > /tmp/x");
     assert_non_null(strstr(text, "Icon="));
     assert_non_null(strstr(text, "/launch/icons/revm-app-evil.png"));
 

@@ -122,11 +122,33 @@ static void redox_manifest(void **s)
     assert_int_equal(sup_launcher_write(&l, "app", "x", &app, big, sizeof big, "exe", err, sizeof err), -1);
 }
 
+/* A graphical entry (Terminal=false) starts through `revm gui`, which shows its windows. */
+static void gui_entry(void **s)
+{
+    (void)s;
+    static desktop_entry app;
+    char err[256];
+    const char *src = "[Desktop Entry]\nType=Application\nName=XTerm\nExec=xterm -ls\n";
+    assert_int_equal(desktop_entry_parse(src, strlen(src), NULL, &app, err, sizeof err), 0);
+    sup_launcher l = {.format = SUP_LAUNCHER_XDG};
+    snprintf(l.dir, sizeof l.dir, "%s", dir);
+    snprintf(l.revm, sizeof l.revm, "/usr/bin/revm");
+    assert_int_equal(sup_launcher_write(&l, "app", "xterm.desktop", &app, NULL, 0, NULL, err, sizeof err), 0);
+    char path[512];
+    size_t len;
+    snprintf(path, sizeof path, "%s/revm-app-xterm.desktop", dir);
+    char *text = slurp(path, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "Exec=\"/usr/bin/revm\" --vm app gui -- \"xterm\" \"-ls\"\n"));
+    assert_non_null(strstr(text, "Terminal=false\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(redox_manifest, setup, teardown),
+        cmocka_unit_test_setup_teardown(gui_entry, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
