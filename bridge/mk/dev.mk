@@ -12,9 +12,9 @@ $(BIN_DEVICES): $(call obj,$(REL),$(PROTO) $(HOST) $(DEV_LINUX))
 	$(CC) -o $@ $^ $(LIBS)
 
 # linux/ headers are included as "linux/nbd/..." from the front end.
-$(REL)/linux/%.o: linux/%.c $(HDR) $(wildcard linux/*/*.h)
+$(REL)/linux/%.o: linux/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_RELEASE) $(INC) -Idev -c $< -o $@
+	$(CC) $(CFLAGS_RELEASE) $(INC) -Idev -MMD -MP -c $< -o $@
 
 # The same program with ASan+UBSan, for the hostile-guest integration test.
 BIN_DEVICES_SAN := $(REL:/obj/release/bridge=)/tests/bin/revm-devices
@@ -22,6 +22,6 @@ all: $(if $(wildcard linux/devices/main.c),$(BIN_DEVICES_SAN))
 $(BIN_DEVICES_SAN): $(call obj,$(SAN),$(PROTO) $(HOST) $(DEV_LINUX))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LIBS)
-$(SAN)/linux/%.o: linux/%.c $(HDR) $(wildcard linux/*/*.h)
+$(SAN)/linux/%.o: linux/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_SAN) $(INC) -Idev -c $< -o $@
+	$(CC) $(CFLAGS_SAN) $(INC) -Idev -MMD -MP -c $< -o $@

@@ -13,12 +13,12 @@ WINDOWS_SRC  := $(wildcard linux/x11/*.c) winagent/xsel.c
 
 all: $(BIN_WINAGENT) $(if $(wildcard linux/x11/main.c),$(BIN_WINDOWS))
 
-$(WIN_OBJ)/winagent/%.o: winagent/%.c $(HDR) $(wildcard winagent/*.h)
+$(WIN_OBJ)/winagent/%.o: winagent/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_RELEASE) $(INC) -Iwinagent -c $< -o $@
-$(WIN_OBJ)/linux/x11/%.o: linux/x11/%.c $(HDR) $(wildcard winagent/*.h linux/x11/*.h)
+	$(CC) $(CFLAGS_RELEASE) $(INC) -Iwinagent -MMD -MP -c $< -o $@
+$(WIN_OBJ)/linux/x11/%.o: linux/x11/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_RELEASE) $(INC) -Iwinagent -Iwin -c $< -o $@
+	$(CC) $(CFLAGS_RELEASE) $(INC) -Iwinagent -Iwin -MMD -MP -c $< -o $@
 
 $(BIN_WINAGENT): $(call obj,$(WIN_OBJ),$(WINAGENT_SRC))
 	@mkdir -p $(@D)
