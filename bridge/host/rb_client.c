@@ -405,21 +405,6 @@ static void drain(rb_exec *e, int s)
 
 /* ---- frames from the guest ---- */
 
-static void reject_unknown_chan(rb_client *c, const proto_hdr *h)
-{
-    if (h->type == PROTO_CH_ERROR || h->type == PROTO_CLOSE)
-        return; /* never answered: no loops */
-    if (h->type == PROTO_OPEN) {
-        /* The host offers no services to the guest yet. */
-        bool guest_range = h->chan & PROTO_GUEST_CHAN_BIT;
-        rb_conn_send_cherr(&c->conn, h->chan, guest_range ? PROTO_EOPNOTSUPP : PROTO_EPROTO,
-                           guest_range ? "the host offers no services" : "channel id is in the host's range");
-        return;
-    }
-    c_log(c, "VM sent %s on channel %u, which is not open", proto_type_name(h->type), h->chan);
-    rb_conn_send_cherr(&c->conn, h->chan, PROTO_EBADF, "channel not open");
-}
-
 static void on_frame(void *ctx, const proto_hdr *h, const uint8_t *pl)
 {
     rb_client *c = ctx;
@@ -429,9 +414,13 @@ static void on_frame(void *ctx, const proto_hdr *h, const uint8_t *pl)
         /* After our CLOSE the guest may still have frames in flight: drop those quietly. */
         if (e && e->close_sent && !e->errored)
             return;
-        reject_unknown_chan(c, h);
+        if (rb_conn_reject_stray(&c->conn, h))
+            c_log(c, "VM sent %s on channel %u, which is not open", proto_type_name(h->type), h->chan);
         return;
     }
+    if (!proto_msg_allowed(h->type, h->chan, true))
+        return chan_violation(e, "unexpected message %s (0x%02x) on an exec channel",
+                              proto_type_name(h->type), h->type);
     uint8_t s;
     uint32_t k, pid, code;
     const uint8_t *d;

@@ -222,6 +222,20 @@ static void send_err(rb_conn *c, uint8_t type, uint32_t chan, uint32_t code, con
     rb_conn_send(c, f, proto_enc_error(f, sizeof f, type, chan, code, cut));
 }
 
+bool rb_conn_reject_stray(rb_conn *c, const proto_hdr *h)
+{
+    if (h->type == PROTO_CH_ERROR || h->type == PROTO_CLOSE)
+        return false;
+    if (h->type == PROTO_OPEN) {
+        bool guest_range = h->chan & PROTO_GUEST_CHAN_BIT;
+        rb_conn_send_cherr(c, h->chan, guest_range ? PROTO_EOPNOTSUPP : PROTO_EPROTO,
+                           guest_range ? "the host offers no services" : "channel id is in the host's range");
+        return false;
+    }
+    rb_conn_send_cherr(c, h->chan, PROTO_EBADF, "channel not open");
+    return true;
+}
+
 void rb_conn_send_cherr(rb_conn *c, uint32_t chan, uint32_t code, const char *text)
 {
     send_err(c, PROTO_CH_ERROR, chan, code, text);

@@ -114,6 +114,11 @@ void rb_conn_send_stream(rb_conn *c, uint8_t type, uint32_t chan, uint8_t stream
 void rb_conn_send_empty(rb_conn *c, uint8_t type, uint32_t chan);                  /* CLOSE */
 void rb_conn_send_cherr(rb_conn *c, uint32_t chan, uint32_t code, const char *text);
 void rb_conn_send_error(rb_conn *c, uint32_t code, const char *text); /* ERROR on chan 0 */
+/* The one answer the host gives the VM for a frame on a channel it does not have open:
+ * CLOSE and CH_ERROR are never answered (no loops), an OPEN is refused (the host offers the
+ * guest no services), anything else gets CH_ERROR EBADF. True when the frame deserves a log
+ * line (a frame the VM should not have sent). */
+bool rb_conn_reject_stray(rb_conn *c, const proto_hdr *h);
 
 /* Blocks (polling fd and stop_fd) until the handshake completes. RB_HOST sends HELLO first,
  * and again every RB_HELLO_RETRY_MS until answered.

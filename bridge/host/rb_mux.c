@@ -251,18 +251,12 @@ static void vm_frame(void *ctx, const proto_hdr *h, const uint8_t *pl)
     rb_mux *m = ctx;
     mux_chan *ch = chan_of_vm(m, h->chan);
     if (!ch || ch->vm_done) {
-        if (h->type == PROTO_CH_ERROR || h->type == PROTO_CLOSE)
-            return;
-        if (h->type == PROTO_OPEN) {
-            bool guest_range = h->chan & PROTO_GUEST_CHAN_BIT;
-            rb_conn_send_cherr(&m->vm, h->chan, guest_range ? PROTO_EOPNOTSUPP : PROTO_EPROTO,
-                               guest_range ? "the host offers no services" : "channel id is in the host's range");
-            return;
-        }
-        mlog(m, "VM sent %s on channel %u, which is not open", proto_type_name(h->type), h->chan);
-        rb_conn_send_cherr(&m->vm, h->chan, PROTO_EBADF, "channel not open");
+        if (rb_conn_reject_stray(&m->vm, h))
+            mlog(m, "VM sent %s on channel %u, which is not open", proto_type_name(h->type), h->chan);
         return;
     }
+    if (!proto_msg_allowed(h->type, h->chan, true))
+        return vm_violation(m, ch, "unexpected message type on an exec channel");
     uint8_t s;
     uint32_t k, pid, code;
     const uint8_t *d;
@@ -475,6 +469,8 @@ static void client_frame(void *ctx, const proto_hdr *h, const uint8_t *pl)
             rb_conn_send_cherr(&c->conn, h->chan, PROTO_EBADF, "channel not open");
         return;
     }
+    if (!proto_msg_allowed(h->type, h->chan, false))
+        return client_violation(c, ch, "unexpected message type on an exec channel");
     uint8_t s;
     uint32_t k, u32;
     uint16_t r16, c16;
