@@ -21,7 +21,7 @@ static void usage(FILE *f)
 {
     fputs("usage: revm-guestd [--device PATH | --listen unix:PATH|vsock:PORT | --fd N]\n"
           "                   [--port-name NAME] [--no-power-button] [--quiet]\n"
-          "                   [--adopt PIDFILE]\n"
+          "                   [--adopt]\n"
           "Runs programs for the host over the revm bridge protocol.\n"
           "  (default)           find the virtio-serial port named " GUEST_PORT_NAME "\n"
           "                      through /sys/class/virtio-ports/*/name\n"
@@ -33,8 +33,8 @@ static void usage(FILE *f)
           "  --no-power-button   do not power the VM off on an ACPI power-button press\n"
           "                      (watched only in the default port mode)\n"
           "  --quiet             log nothing\n"
-          "  --adopt PIDFILE     if PIDFILE names a running revm-guestd (started before\n"
-          "                      runit), stand in for it until it exits (runit's service)\n",
+          "  --adopt             if the init started a revm-guestd before runit, stand\n"
+          "                      in for it until it exits (runit's service)\n",
           f);
 }
 
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
     guest_opts o = {.mode = GUEST_MODE_AUTO, .port_name = GUEST_PORT_NAME,
                     .sysdir = "/sys/class/virtio-ports", .devdir = "/dev", .fd = -1};
     bool no_power = false;
-    const char *adopt = NULL;
+    bool adopt = false;
     if (argc == 2 && !strcmp(argv[1], GUEST_DESKTOP_ARG)) /* the desktop service's child */
         return guest_desktop_main();
     if (argc >= 3 && !strcmp(argv[1], GUEST_SVC_ARG)) /* a record service's helper child */
@@ -118,9 +118,8 @@ int main(int argc, char **argv)
             o.mode = GUEST_MODE_FD;
             o.fd = (int)fd;
             i++;
-        } else if (!strcmp(a, "--adopt") && v) {
-            adopt = v;
-            i++;
+        } else if (!strcmp(a, "--adopt")) {
+            adopt = true;
         } else if (!strcmp(a, "--port-name") && v) {
             o.port_name = v;
             i++;
@@ -130,7 +129,7 @@ int main(int argc, char **argv)
         }
     }
     if (adopt && o.mode == GUEST_MODE_AUTO)
-        guest_adopt(adopt); /* returns when there is no running daemon to stand in for */
+        guest_adopt(); /* returns when there is no running daemon to stand in for */
     /* The power button is the VM's (ACPI shutdown from the supervisor). Only the production
      * mode watches it: the test modes run on a host whose button must stay the host's. */
     o.power_button = o.mode == GUEST_MODE_AUTO && !no_power;

@@ -6,67 +6,41 @@
  *      need them, and the kernel does not mount devtmpfs into an initramfs);
  *   2. read the kernel command line: root=, rootfstype=, rootflags=, ro/rw, init=,
  *      revm.rootwait=SECONDS, revm.debug;
- *   3. load the modules listed in /etc/revm-init.modules, in order (mkimage wrote
- *      them dependencies first, so no modprobe logic is needed here);
+ *   3. load the modules listed in /etc/revm-init.modules (mkimage wrote them
+ *      dependencies first, so no modprobe logic is needed here): now those the
+ *      machine has hardware for or that drive no device, the rest in the
+ *      background once the root is mounted (see "Which modules wait");
  *   4. wait for the root block device (virtio probing is asynchronous);
  *   5. mount it on /newroot, move /dev /proc /sys there, free the initramfs,
- *      make /newroot the root and exec init.
+ *      make /newroot the root;
+ *   6. when the image has the bridge daemon, prepare what programs expect of a
+ *      booted system (/run, /dev/pts, /dev/shm, tmpfs mounts of /etc/fstab, the
+ *      hostname, loopback up) and start the daemon, so the host can use the VM
+ *      while the distribution's stage 1 still runs (revm.early_bridge=0: no);
+ *   7. exec init.
  * Any failure prints one line naming what failed and powers the VM off: a VM that
  * stops is something the host notices and reports; a panic loop is not.
  *
- * Built static against musl with -Os: it is the only program in the initramfs. */
+ * Built static against musl with -Os: it is the only program in the initramfs. The steps
+ * that are more than a few lines have files of their own: modules.c (3), early-bridge.c (6);
+ * init-util.c has the messages and the fatal path they share. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
-#define MODULES_LIST "/etc/revm-init.modules"
+#include "early-bridge.h"
+#include "init-util.h"
+#include "modules.h"
+
 #define NEWROOT "/newroot"
-
-static bool debug;
-
-static void say(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof line - 2)
-        n = (int)sizeof line - 2;
-    line[n++] = '\n';
-    /* One write() per line, so the message is never interleaved with kernel output. */
-    (void)!write(2, line, (size_t)n);
-}
-
-#define info(...) (debug ? say("revm-init: " __VA_ARGS__) : (void)0)
-
-/* PID 1 must never exit (the kernel would panic); power off instead. */
-static _Noreturn void die(const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    say("revm-init: fatal: %s; powering off", msg);
-    sync();
-    reboot(RB_POWER_OFF);
-    for (;;)
-        pause();
-}
 
 /* ---------- kernel command line ---------- */
 
@@ -76,6 +50,7 @@ struct options {
     char flags[512];
     char init[256];
     bool readonly;
+    bool early_bridge;
     int rootwait_s;
 };
 
@@ -123,6 +98,8 @@ static void parse_cmdline(char *line, struct options *o)
             o->rootwait_s = atoi(tok + 14);
         else if (strcmp(tok, "revm.debug") == 0 || strcmp(tok, "revm.debug=1") == 0)
             debug = true;
+        else if (strncmp(tok, "revm.early_bridge=", 18) == 0)
+            o->early_bridge = atoi(tok + 18) != 0;
     }
     if (o->rootwait_s <= 0 || o->rootwait_s > 3600)
         o->rootwait_s = 30;
@@ -140,74 +117,7 @@ static void read_cmdline(struct options *o)
     parse_cmdline(line, o);
 }
 
-/* ---------- modules ---------- */
-
-/* finit_module lets the kernel read (and verify the signature of) the file itself;
- * init_module from memory is the fallback for kernels without it. */
-static int load_module(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    long r = syscall(SYS_finit_module, fd, "", 0);
-    if (r < 0 && errno == ENOSYS) {
-        struct stat st;
-        void *buf = NULL;
-        if (fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1)) &&
-            read(fd, buf, (size_t)st.st_size) == st.st_size)
-            r = syscall(SYS_init_module, buf, (unsigned long)st.st_size, "");
-        free(buf);
-    }
-    int en = errno;
-    close(fd);
-    errno = en;
-    return r < 0 ? -1 : 0;
-}
-
-static int load_modules(void)
-{
-    FILE *f = fopen(MODULES_LIST, "re");
-    if (!f)
-        return 0; /* an initramfs without modules: everything is built in */
-    char line[1024];
-    int loaded = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        if (!line[0] || line[0] == '#')
-            continue;
-        if (load_module(line) == 0) {
-            loaded++;
-            info("loaded %s", line);
-        } else if (errno == EEXIST) {
-            info("%s: already loaded", line); /* built in, or loaded by the kernel */
-        } else if (errno == ENODEV || errno == ENXIO) {
-            /* Hardware alternatives (e.g. crc32c-intel on a CPU without SSE4.2)
-             * refuse to load; the generic variant next to them does the job. */
-            info("%s: no matching hardware", line);
-        } else {
-            say("revm-init: warning: module %s: %s", line, strerror(errno));
-        }
-    }
-    fclose(f);
-    return loaded;
-}
-
 /* ---------- root device ---------- */
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-/* Milliseconds: integers keep printf's floating-point code out of the binary. */
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Names the block devices the kernel did find, to make a wrong root= obvious. */
 static void list_block_devices(char *out, size_t size)
@@ -294,7 +204,7 @@ int main(int argc, char **argv)
 {
     (void)argc;
     struct options o = {.root = "/dev/vda", .fstype = "btrfs", .init = "/sbin/init",
-                        .readonly = true};
+                        .readonly = true, .early_bridge = true};
 
     umask(022);
     mkdir("/proc", 0555);
@@ -357,6 +267,12 @@ int main(int argc, char **argv)
         die("move " NEWROOT " to /: %s", strerror(errno));
     if (chroot(".") < 0 || chdir("/") < 0)
         die("chroot " NEWROOT ": %s", strerror(errno));
+
+    /* Once in the new root: the loader keeps only its open module files of the initramfs,
+     * whose memory returns when it ends. */
+    load_rest_in_background();
+    if (o.early_bridge)
+        start_bridge();
 
     /* The kernel passes command-line words it does not know to init as arguments
      * (e.g. "single"); hand them on unchanged. */

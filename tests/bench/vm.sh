@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # VM benchmarks (`make bench`: boot, exec latency, and the bridge's throughput over a real virtio-serial
-# port). One run, one app VM built by mkimage from the Debian fixture (the small one when
+# port). One run, the three VMs built by mkimage from the Debian fixture (the small one when
 # REVM_BENCH_FIXTURE=small), supervised by revmd; every figure has a baseline measured in the
 # same run and is printed with its ratio. Nothing here asserts on time.
 #
-#  boot        `revm start app` (QEMU start to the bridge's hello) against a FLOOR: the same
-#              QEMU command line (`revmd --print-qemu app`) with the same kernel booting an
-#              initramfs whose only program powers the machine off at once
-#              (vm/poweroff.c), QEMU start to QEMU exit. Target <= 1.25x. Then the phases
-#              of that boot on the guest's clock (kernel, initramfs, runit stages, daemon), to
-#              show which part is above the floor.
+#  boot        for each variant (app, driver, filesystem): `revm start V` (QEMU start to the
+#              bridge's hello) against a FLOOR: the same QEMU command line
+#              (`revmd --print-qemu V`) with the same kernel booting an initramfs whose only
+#              program powers the machine off at once (vm/poweroff.c), QEMU start to QEMU
+#              exit, median of BOOTS boots each. Target <= 1.25x. Then the phases of the last
+#              boot on the guest's clock (kernel, initramfs, root mount to the guest daemon,
+#              runit), to show which part is above the floor. The VMs boot one at a time, each between its floor runs.
 #  latency     `revm true` through the supervisor, median of N, against qemu-guest-agent in the
 #              same VM: guest-exec of /bin/true, guest-exec-status polled until it has exited.
 #  throughput  `revm cat` of a 256 MiB guest file (tmpfs, random bytes) against raw
@@ -29,14 +30,19 @@
 # ...'`, on /dev/vportNpM found by name: the fixture has no udev for /dev/virtio-ports/).
 #
 # Env: REVM_BENCH_FIXTURE (debian), BENCH_VM_RUNS (latency runs, 20), BENCH_VM_MIB (256),
-# BENCH_VM_FLOOR_RUNS (4).
+# BENCH_VM_FLOOR_RUNS (4 per variant), BENCH_VM_BOOTS (3 per variant, median),
+# BENCH_VM_VARIANTS (boot: app driver filesystem), BENCH_VM_BOOT_ONLY=1 (the boot figures
+# alone: no latency, throughput or footprint runs).
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/support/vm-images.sh"
 
 RUNS=${BENCH_VM_RUNS:-20}
 MIB=${BENCH_VM_MIB:-256}
 FLOOR_RUNS=${BENCH_VM_FLOOR_RUNS:-4}
+BOOTS=${BENCH_VM_BOOTS:-3}
 fixture=${REVM_BENCH_FIXTURE:-debian}
+variants=${BENCH_VM_VARIANTS:-app driver filesystem}
+boot_only=${BENCH_VM_BOOT_ONLY:-}
 QEMU=qemu-system-x86_64
 HERE=$TOP/tests/bench/vm
 
@@ -54,7 +60,10 @@ best() { printf '%s\n' "$@" | sort -g | head -n 1; }      # the least disturbed 
 ratio() { echo "scale=4; $1 / $2" | bc; }
 
 # --- images, floor initramfs, QEMU wrapper -------------------------------------------------
-build_vm_images "$fixture" "$T/images" app >"$T/mkimage.log" 2>&1 || { cat "$T/mkimage.log" >&2; fail "mkimage ($fixture fixture) failed"; }
+# The app VM also carries the latency, throughput and footprint runs.
+[ -n "$boot_only" ] || case " $variants " in *" app "*) ;; *) variants="$variants app" ;; esac
+# shellcheck disable=SC2086 # a list of variant names
+build_vm_images "$fixture" "$T/images" $variants >"$T/mkimage.log" 2>&1 || { cat "$T/mkimage.log" >&2; fail "mkimage ($fixture fixture) failed"; }
 export REVM_IMAGES=$T/images
 
 musl-gcc -static -Os -o "$T/init" "$HERE/poweroff.c" || fail "cannot build the floor's init"
@@ -84,60 +93,120 @@ exec $QEMU "\$@"
 EOF
 chmod +x "$T/qemu"
 
-# --- boot: floor ------------------------------------------------------------------------------
-# The app's command line (sockets under a scratch state dir), through the same wrapper, with
-# only -initrd and -append replaced.
-mapfile -t qargs < <(REVM_STATE_DIR=$S/floor revmd --qemu "$T/qemu" --print-qemu app)
-mkdir -m 700 "$S/floor/app"
-qargs[0]=$T/qemu
-for i in "${!qargs[@]}"; do
-  case "${qargs[$i]}" in
-    -initrd) qargs[i + 1]=$T/floor.cpio ;;
-    -append) qargs[i + 1]="console=ttyS0 quiet" ;;
-  esac
-done
-# run_floor N: N floor boots, their QEMU start-to-exit times (ns) appended to floor[].
-floor=()
+# --- boot, per variant: floor, then the VM to bridge-ready -----------------------------------
+# floor_args V: qargs[] = V's command line (sockets under a scratch state dir), through the same
+# wrapper, with only -initrd and -append replaced.
+floor_args() {
+  mapfile -t qargs < <(REVM_STATE_DIR=$S/floor revmd --qemu "$T/qemu" --print-qemu "$1")
+  [ -d "$S/floor/$1" ] || mkdir -m 700 "$S/floor/$1"
+  qargs[0]=$T/qemu
+  local i
+  for i in "${!qargs[@]}"; do
+    case "${qargs[$i]}" in
+      -initrd) qargs[i + 1]=$T/floor.cpio ;;
+      -append) qargs[i + 1]="console=ttyS0 quiet" ;;
+    esac
+  done
+}
+# run_floor V N: N floor boots of V's command line, their QEMU start-to-exit times (ns)
+# appended to floor[V] (a space-separated list).
+declare -A floor=() boot_ns=() last_ns=() phases=() accel=() load=() qpid=()
 run_floor() {
-  local t0 t1 qp
-  for _ in $(seq "$1"); do
-    rm -f "$S"/*.sock "$S/floor/app/"*.sock "$S/floor/app/console.log"
+  local v=$1 t0 t1 qp
+  floor_args "$v"
+  for _ in $(seq "$2"); do
+    rm -f "$S"/*.sock "$S/floor/$v/"*.sock "$S/floor/$v/console.log"
     t0=$(now_ns)
     # A floor that never powers off is a broken floor, not a slow one: give up after 5 minutes.
     timeout 300 "${qargs[@]}" >>"$T/floor.log" 2>&1 &
     qp=$!
     track_pid $qp
-    wait $qp || { cat "$T/floor.log" >&2; fail "floor QEMU failed or did not power off"; }
+    wait $qp || { cat "$T/floor.log" >&2; fail "floor QEMU ($v) failed or did not power off"; }
     t1=$(now_ns)
-    grep -q "reboot: Power down" "$S/floor/app/console.log" || fail "floor VM did not power down"
-    floor+=("$((t1 - t0))")
+    grep -q "reboot: Power down" "$S/floor/$v/console.log" || fail "floor VM ($v) did not power down"
+    floor[$v]+=" $((t1 - t0))"
   done
   rm -f "$S"/*.sock
 }
+
+# boot_start V: half of V's floor boots, then `revm start V`, timed, and where its boot went.
 # The machine is shared and TCG speed follows its load: half the floor boots run before the
-# app VM and half after it has been stopped, so both sides see the same conditions.
-run_floor $(( (FLOOR_RUNS + 1) / 2 ))
+# VM and half after it has been stopped (boot_finish), so both sides see the same conditions.
+boot_start() {
+  local v=$1 t0 t1 qp
+  run_floor "$v" $(( (FLOOR_RUNS + 1) / 2 ))
+  load[$v]=$(cut -d' ' -f1 /proc/loadavg)
+  # BOOTS boots, their median: one boot on a shared machine is too easily an outlier.
+  local b all=()
+  for b in $(seq "$BOOTS"); do
+    [ "$b" -eq 1 ] || stop_vm "$v"
+    t0=$(now_ns)
+    revm start "$v" >"$T/start.log" 2>&1 || { cat "$T/start.log" "$T/revmd.log" >&2; fail "revm start $v failed"; }
+    t1=$(now_ns)
+    all+=("$((t1 - t0))")
+    qp=$(qemu_pid_of "$v")
+    [ -n "$qp" ] && track_pid "$qp"
+    qpid[$v]=$qp
+  done
+  boot_ns[$v]=$(median "${all[@]}")
+  last_ns[$v]=${all[-1]}
+  accel[$v]=$(revm status "$v" | sed -n 's/.*accel=\([^ ]*\).*/\1/p')
+  # Where the boot goes, on the guest's clock (seconds since the kernel started): the kernel's
+  # own log for /init and the root mount, process start times (clock ticks, USER_HZ) of runit's
+  # stage 2 (runsvdir) and the guest daemon (the first one: runit's service may adopt an
+  # instance started earlier), and the clock when the first request after ready runs. Only
+  # sh, cat, sed and dmesg: the driver and filesystem images have little else.
+  # shellcheck disable=SC2016 # expanded by the guest shell
+  phases[$v]=$(revm --vm "$v" sh -c 'read -r up _ </proc/uptime
+    klog() { dmesg | sed -n "s|^\[ *\([0-9.]*\)\] $1.*|\1|p" | sed -n 1p; }
+    started() { first=; for p in /proc/[0-9]*; do read -r c <"$p/comm" 2>/dev/null || continue
+      [ "$c" = "$1" ] || continue; read -r st <"$p/stat" || continue; set -- "$1" ${st##*) }
+      [ -z "$first" ] || [ "${21}" -lt "$first" ] && first=${21}; done; echo "${first:-0}"; }
+    echo "$(klog "Run /init as init process") $(klog "BTRFS info (device [^)]*): first mount") $(started runsvdir) $(started revm-guestd) $up"' 2>/dev/null) || phases[$v]=
+}
 
-# --- boot: app VM to bridge-ready -------------------------------------------------------------
+# boot_finish V: stops V (a clean power-down), the other half of its floor boots, and V's lines.
+# stop_vm V: a clean power-down, and its QEMU gone, so what runs next has the machine to itself.
+stop_vm() {
+  timeout 120 revm stop "$1" >/dev/null 2>&1 || fail "revm stop $1 failed"
+  [ -z "${qpid[$1]}" ] || wait_for 60 sh -c "! kill -0 ${qpid[$1]} 2>/dev/null" || fail "the $1 VM did not stop"
+}
+boot_lines=
+boot_finish() {
+  local v=$1 f fl fmin fmax
+  stop_vm "$v"
+  run_floor "$v" $(( FLOOR_RUNS / 2 ))
+  # shellcheck disable=SC2086 # a list of numbers
+  { f=$(median ${floor[$v]}); fmin=$(best ${floor[$v]}); fmax=$(printf '%s\n' ${floor[$v]} | sort -n | tail -n 1); fl=$(set -- ${floor[$v]}; echo $#); }
+  boot_lines+=$(printf 'vm boot %s: revm start %s (to bridge ready) %.2f s (median of %d), floor (same QEMU+kernel, init powers off) %.2f s (median of %d, %.2f-%.2f), ratio %.2fx (target <= 1.25x) [%s fixture, accel %s, host load %s]' \
+    "$v" "$v" "$(secs "${boot_ns[$v]}")" "$BOOTS" "$(secs "$f")" "$fl" "$(secs "$fmin")" "$(secs "$fmax")" \
+    "$(ratio "${boot_ns[$v]}" "$f")" "$fixture" "${accel[$v]}" "${load[$v]}")$'\n'
+  # shellcheck disable=SC2086 # five numbers
+  set -- ${phases[$v]}
+  if [ $# -eq 5 ]; then
+    local init=$1 root=$2 sv gd up=$5
+    sv=$(echo "scale=2; $3 / 100" | bc); gd=$(echo "scale=2; $4 / 100" | bc)
+    # runit's stage 1 runs beside the daemon the init starts early: at ready it may still run.
+    local stage1="still running at ready"
+    [ "$3" -eq 0 ] || stage1=$(printf '%.2f' "$(echo "$sv - $root" | bc)")
+    boot_lines+=$(printf 'vm boot %s phases (guest clock, s): QEMU start to kernel start %.2f (boot time minus uptime at ready), kernel to /init %.2f, initramfs (modules, root mount) %.2f, root mount to guest daemon %.2f, daemon to ready (first request) %.2f; runit stage 1 (root mount to runsvdir) %s' \
+      "$v" "$(echo "$(secs "${last_ns[$v]}") - $up" | bc)" "$init" "$(echo "$root - $init" | bc)" "$(echo "$gd - $root" | bc)" \
+      "$(echo "$up - $gd" | bc)" "$stage1")$'\n'
+  else
+    boot_lines+="vm boot $v phases: not available (the guest lacks dmesg or sed)"$'\n'
+  fi
+}
+
 start_revmd --qemu "$T/qemu"
-load=$(cut -d' ' -f1 /proc/loadavg)
-t0=$(now_ns)
-revm start app >"$T/start.log" 2>&1 || { cat "$T/start.log" "$T/revmd.log" >&2; fail "revm start app failed"; }
-t1=$(now_ns)
-boot_ns=$((t1 - t0))
-qpid=$(qemu_pid_of app)
-[ -n "$qpid" ] && track_pid "$qpid"
-accel=$(revm status app | sed -n 's/.*accel=\([^ ]*\).*/\1/p')
-# Where the boot goes, on the guest's clock (seconds since the kernel started): the kernel's
-# own log for /init and the root mount, process start times for runit's stage 2 (runsvdir)
-# and the guest daemon, and the clock when the first request after ready runs.
-# shellcheck disable=SC2016 # expanded by the guest shell
-phases=$(revm sh -c 'up=$(cut -d" " -f1 /proc/uptime); hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
-  klog() { dmesg | sed -n "s|^\[ *\([0-9.]*\)\] $1.*|\1|p" | head -n 1; }
-  started() { for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] &&
-    awk -v hz="$hz" "{ printf \"%.2f\", \$22 / hz; exit }" "$p/stat" && return; done; }
-  echo "$(klog "Run /init as init process") $(klog "BTRFS info (device [^)]*): first mount") $(started runsvdir) $(started revm-guestd) $up"' 2>/dev/null) || phases=
+for v in $variants; do
+  [ "$v" = app ] && continue
+  boot_start "$v"
+  boot_finish "$v"
+done
+# The app VM goes last and stays up for the latency, throughput and footprint runs.
+case " $variants " in *" app "*) boot_start app ;; esac
 
+if [ -z "$boot_only" ]; then
 # --- guest daemon footprint (idle: right after boot, before any load) ------------------------
 # Shell snippets run in the guest. proc_status NAME FIELD: FIELD (kB) of the process named NAME.
 # shellcheck disable=SC2016 # expanded by the guest shell
@@ -240,20 +309,8 @@ printf 'vm guest daemon: revm-guestd idle RSS %s KiB (aim < 2048), peak RSS afte
 
 revm sh -c "rm -f $big" || true
 
-# --- boot, printed last: the rest of the floor runs need the app VM stopped -------------------
-timeout 120 revm stop app >/dev/null 2>&1 || { kill -KILL "$qpid" 2>/dev/null || true; }
-wait_for 30 sh -c "! revm status app | grep -q state=ready" || fail "the app VM did not stop"
-run_floor $(( FLOOR_RUNS / 2 ))
-floor_ns=$(median "${floor[@]}")
-fmin=$(printf '%s\n' "${floor[@]}" | sort -n | head -n 1); fmax=$(printf '%s\n' "${floor[@]}" | sort -n | tail -n 1)
-printf 'vm boot: revm start app (to bridge ready) %.2f s, floor (same QEMU+kernel, init powers off) %.2f s (median of %d, %.2f-%.2f), ratio %.2fx (target <= 1.25x) [%s fixture, accel %s, host load %s]\n' \
-  "$(secs $boot_ns)" "$(secs "$floor_ns")" "${#floor[@]}" "$(secs "$fmin")" "$(secs "$fmax")" \
-  "$(ratio $boot_ns "$floor_ns")" "$fixture" "$accel" "$load"
-# shellcheck disable=SC2086 # five numbers
-set -- $phases
-if [ $# -eq 5 ]; then
-  printf 'vm boot phases (guest clock, s): QEMU start to kernel start %.2f (outside the guest clock: boot time minus uptime at ready), kernel to /init %.2f, initramfs (modules, root mount) %.2f, runit stage 1 %.2f, stage 2 to guest daemon %.2f, daemon to ready %.2f\n' \
-    "$(echo "$(secs $boot_ns) - $5" | bc)" "$1" "$(echo "$2 - $1" | bc)" "$(echo "$3 - $2" | bc)" "$(echo "$4 - $3" | bc)" "$(echo "$5 - $4" | bc)"
-else
-  echo "vm boot phases: not available (the guest lacks dmesg, getconf or awk)"
-fi
+fi # boot_only
+
+# --- boot, printed last: the rest of the app's floor runs need the app VM stopped -------------
+case " $variants " in *" app "*) boot_finish app ;; esac
+printf '%s' "$boot_lines"
