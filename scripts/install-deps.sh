@@ -22,6 +22,7 @@ packages=(
   libxcb1-dev libxcb-composite0-dev libxcb-damage0-dev libxcb-xfixes0-dev libxcb-xtest0-dev  # window service: agent and X11 back end
   xvfb xterm x11-apps x11-utils xdotool xclip  # window-service tests: displays, input, screenshots, clipboard
   iproute2 iputils-ping ethtool  # device-service tests: namespaces, ping, veth offloads off
+  libnbd-bin  # dev-block e2e: nbdfuse, the NBD export as a file to make a filesystem on
 )
 
 missing=()

@@ -7,60 +7,26 @@
 # machine: both namespaces are private and the netdev is loopback UDP.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/support/vm-images.sh"
+. "$TOP/tests/support/dev-net.sh"
 HERE=$TOP/tests/support
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, TAP)"
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+devnet_prereqs
 command -v ping >/dev/null || skip "ping not installed (iputils-ping)"
-[ -x "$BUILD/bin/revm-devices" ] || skip "revm-devices not built"
 
-nsa=revmdev-a-$$ nsb=revmdev-b-$$
-ip netns add $nsa || skip "cannot create network namespaces here"
-on_exit "ip netns del $nsa 2>/dev/null"
-ip netns add $nsb
-on_exit "ip netns del $nsb 2>/dev/null"
-
-if [ -n "${REVM_DEV_IMAGES:-}" ]; then
-  export REVM_IMAGES=$REVM_DEV_IMAGES
-else
-  build_vm_images "${REVM_FIXTURE:-small}" "$T/images" driver
-  export REVM_IMAGES=$T/images
-fi
-qport=$(( 20000 + RANDOM % 20000 )) pport=$(( qport + 1 ))
-mkdir -p "$T/profiles"
-cp "$BUILD/lib/revm/profiles/driver.ini" "$T/profiles/"
-echo "emulated_nic = e1000:$qport:$pport" >>"$T/profiles/driver.ini"
-export REVM_PROFILES=$T/profiles
-
-# The peer: QEMU's UDP frames <-> TAP rdpeer0, moved into namespace B.
-python3 "$HERE/dev-net-peer.py" rdpeer$$ $pport $qport >"$T/peer.log" 2>&1 & ppid=$!
-track_pid $ppid
-wait_for 10 grep -q ready "$T/peer.log" || { cat "$T/peer.log"; fail "peer did not start"; }
-ip link set rdpeer$$ netns $nsb
-ip -n $nsb addr add 10.77.0.2/24 dev rdpeer$$
-ip -n $nsb link set rdpeer$$ up
-ip -n $nsb link set lo up
-
-start_revmd
-revm start driver >"$T/start.log" 2>&1 || { cat "$T/start.log" "$T/revmd.log"; fail "driver VM did not start"; }
-has_nic() { revm devices >"$T/devices.txt" 2>&1 && grep -q '^net ' "$T/devices.txt"; }
-wait_for 120 has_nic || { cat "$T/devices.txt"; fail "revm devices lists no NIC"; }
+devnet_namespaces
+nsa=$DEVNET_NSA nsb=$DEVNET_NSB
+devnet_driver_profile
+devnet_start_peer
+devnet_start_driver
 cat "$T/devices.txt"
-nic=$(awk '$1 == "net" {print $2; exit}' "$T/devices.txt")
+nic=$DEVNET_NIC
 grep -q "^net *$nic *e1000 *52:54:00:be:ef:00 mtu 1500" "$T/devices.txt" || fail "NIC line lacks driver, MAC or MTU"
 ok "revm devices lists $nic (e1000, MAC, MTU)"
 
-ip netns exec $nsa "$BUILD/bin/revm-devices" --vm driver --net "$nic=rdtap0" >"$T/devices.log" 2>&1 &
-dpid=$!
-track_pid $dpid
-wait_for 60 grep -q "rdtap0 mac" "$T/devices.log" || { cat "$T/devices.log"; fail "NIC channel did not open"; }
-ip -n $nsa addr add 10.77.0.1/24 dev rdtap0
-ip -n $nsa link set lo up
+devnet_attach
 [ "$(ip -n $nsa -o link show rdtap0 | grep -o 'link/ether [0-9a-f:]*')" = "link/ether 52:54:00:be:ef:00" ] ||
   fail "rdtap0 does not carry the NIC's MAC"
 ok "rdtap0 carries the VM NIC's MAC"
 
-link_up() { ip -n $nsa link show rdtap0 | grep -q 'LOWER_UP'; }
-wait_for 30 link_up || { ip -n $nsa link show rdtap0; fail "rdtap0 has no carrier"; }
 ip netns exec $nsa ping -c 3 -W 10 10.77.0.2 >"$T/ping.log" 2>&1 || { cat "$T/ping.log" "$T/devices.log"; fail "ping through the driver VM's NIC failed"; }
 ok "ping through the VM's NIC: $(grep -o '[0-9]* received' "$T/ping.log"), $(tail -n 1 "$T/ping.log")"
 
