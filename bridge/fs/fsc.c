@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -17,6 +18,8 @@
 
 typedef struct slot {
     bool busy, done;
+    bool in_read;   /* the reader is in a read() into buf (deliver_direct) */
+    bool abandoned; /* the caller gave up waiting: buf is no longer the reader's to fill */
     uint32_t tag;
     uint8_t type;       /* reply type */
     int err;            /* local failure (EIO, ENOTCONN) */
@@ -52,58 +55,180 @@ static void fault(fsc *c, const char *fmt, ...)
     va_end(ap);
 }
 
-static void *reader_main(void *arg)
+/* The reader's buffer: two maximal records, so a record that starts in the first half always
+ * fits where it starts (the same in-place scheme as the guest helper's). */
+#define RBUF_CAP (2 * (4 + (size_t)PROTO_FS_MAX_RECORD))
+/* Reads into that buffer are at most this big, and a reply body above DIRECT_MIN that is not
+ * all there yet is read straight into its caller's buffer: a 1 MiB READ reply is copied once
+ * out of the socket instead of three times (staging buffer, reassembly, caller). */
+#define READ_CHUNK (64u * 1024u)
+#define DIRECT_MIN (16u * 1024u)
+
+static uint32_t le32(const uint8_t *p)
 {
-    fsc *c = arg;
-    proto_rec_stream rs;
-    proto_rec_stream_init(&rs, c->rbuf, PROTO_FS_MAX_RECORD);
-    /* Large reads: a 1 MiB READ reply arrives in few system calls. */
-    enum { IN_SIZE = 1 << 20 };
-    uint8_t *in = malloc(IN_SIZE);
-    for (;;) {
-        ssize_t k = in ? read(c->fd, in, IN_SIZE) : -1;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The waiting slot of a reply's tag, or NULL; caller holds c->mu. */
+static slot *slot_of(fsc *c, uint32_t tag)
+{
+    for (int i = 0; i < SLOTS && tag; i++)
+        if (c->slots[i].busy && !c->slots[i].done && c->slots[i].tag == tag)
+            return &c->slots[i];
+    return NULL;
+}
+
+/* One whole reply record: copied to its caller. */
+static void deliver(fsc *c, const proto_rec *rec)
+{
+    pthread_mutex_lock(&c->mu);
+    slot *s = slot_of(c, rec->tag);
+    if (!s) {
+        fault(c, "reply with unknown tag %u (type 0x%02x) dropped", rec->tag, rec->type);
+    } else {
+        s->type = rec->type;
+        if (rec->body_len > s->cap) {
+            fault(c, "reply of %zu bytes to a request that allows %zu", rec->body_len, s->cap);
+            s->err = EIO;
+        } else {
+            memcpy(s->buf, rec->body, rec->body_len);
+            s->len = rec->body_len;
+        }
+        s->done = true;
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Reads the rest of a reply whose header (hdr, 9 bytes) and first ngot body bytes (got) are
+ * in hand, straight into its caller's buffer. The caller's buffer is written only inside a
+ * read() that cannot block (poll said the socket is readable, and only this thread reads
+ * it), marked by in_read: a caller that times out sets abandoned and waits out that one
+ * read(), then takes its buffer back, and the rest of the record is read into scratch and
+ * dropped. So a guest that stops mid-record still fails its caller after the timeout. The
+ * slot is rechecked by tag before every read: a freed slot may serve a new request.
+ * -1: the service ended. */
+static int deliver_direct(fsc *c, const uint8_t *hdr, const uint8_t *got, size_t ngot,
+                          uint8_t *scratch)
+{
+    uint8_t type = hdr[4];
+    uint32_t tag = le32(hdr + 5);
+    size_t body_len = le32(hdr) - PROTO_REC_MIN;
+    pthread_mutex_lock(&c->mu);
+    slot *s = slot_of(c, tag);
+    if (!s) {
+        fault(c, "reply with unknown tag %u (type 0x%02x) dropped", tag, type);
+    } else if (body_len > s->cap) {
+        fault(c, "reply of %zu bytes to a request that allows %zu", body_len, s->cap);
+        s->type = type;
+        s->err = EIO;
+        s->done = true;
+        pthread_cond_signal(&s->cv);
+        s = NULL;
+    } else {
+        memcpy(s->buf, got, ngot);
+    }
+    pthread_mutex_unlock(&c->mu);
+    size_t off = ngot;
+    while (off < body_len) {
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        int pr = poll(&pfd, 1, -1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr < 0)
+            return -1;
+        pthread_mutex_lock(&c->mu);
+        if (s && (!s->busy || s->done || s->tag != tag || s->abandoned))
+            s = NULL;
+        if (s)
+            s->in_read = true;
+        pthread_mutex_unlock(&c->mu);
+        size_t want = body_len - off;
+        if (!s && want > READ_CHUNK)
+            want = READ_CHUNK;
+        ssize_t k = read(c->fd, s ? (uint8_t *)s->buf + off : scratch, want);
+        if (s) {
+            pthread_mutex_lock(&c->mu);
+            s->in_read = false;
+            pthread_cond_broadcast(&s->cv);
+            pthread_mutex_unlock(&c->mu);
+        }
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
-            break;
-        size_t off = 0;
-        int st = PROTO_NEED_MORE;
-        while (off < (size_t)k) {
+            return -1;
+        off += (size_t)k;
+    }
+    pthread_mutex_lock(&c->mu);
+    if (s && s->busy && !s->done && s->tag == tag && !s->abandoned) {
+        s->type = type;
+        s->len = body_len;
+        s->done = true;
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+static void *reader_main(void *arg)
+{
+    fsc *c = arg;
+    uint8_t *b = c->rbuf, *scratch = malloc(READ_CHUNK);
+    size_t start = 0, have = 0;
+    while (scratch) {
+        bool bad = false;
+        while (have - start >= 4) {
+            uint32_t len = le32(b + start);
+            if (len < PROTO_REC_MIN || len > PROTO_FS_MAX_RECORD) {
+                bad = true;
+                break;
+            }
+            size_t avail = have - start;
+            if (avail < 4 + (size_t)len) {
+                if (avail < PROTO_REC_HDR || len - PROTO_REC_MIN <= DIRECT_MIN)
+                    break;
+                /* Incomplete, so everything buffered from start on is this record's. */
+                if (deliver_direct(c, b + start, b + start + PROTO_REC_HDR,
+                                   avail - PROTO_REC_HDR, scratch) < 0)
+                    goto end;
+                start = have = 0;
+                continue;
+            }
+            /* A whole record: the codec's no-copy path (nothing pending in rs). */
+            proto_rec_stream rs;
+            proto_rec_stream_init(&rs, b, PROTO_FS_MAX_RECORD);
             size_t used;
             proto_rec rec;
-            st = proto_rec_stream_feed(&rs, in + off, (size_t)k - off, &used, &rec);
-            off += used;
-            if (st != PROTO_FRAME)
+            if (proto_rec_stream_feed(&rs, b + start, 4 + (size_t)len, &used, &rec) != PROTO_FRAME) {
+                bad = true;
                 break;
-            pthread_mutex_lock(&c->mu);
-            slot *s = NULL;
-            for (int i = 0; i < SLOTS && rec.tag; i++)
-                if (c->slots[i].busy && !c->slots[i].done && c->slots[i].tag == rec.tag)
-                    s = &c->slots[i];
-            if (!s) {
-                fault(c, "reply with unknown tag %u (type 0x%02x) dropped", rec.tag, rec.type);
-            } else {
-                s->type = rec.type;
-                if (rec.body_len > s->cap) {
-                    fault(c, "reply of %zu bytes to a request that allows %zu", rec.body_len, s->cap);
-                    s->err = EIO;
-                } else {
-                    memcpy(s->buf, rec.body, rec.body_len);
-                    s->len = rec.body_len;
-                }
-                s->done = true;
-                pthread_cond_signal(&s->cv);
             }
-            pthread_mutex_unlock(&c->mu);
+            start += used;
+            deliver(c, &rec);
         }
-        if (st == PROTO_BAD_FRAME) {
+        if (bad) {
             pthread_mutex_lock(&c->mu);
             fault(c, "record length out of bounds from the guest; service closed");
             pthread_mutex_unlock(&c->mu);
             break;
         }
+        if (start == have) {
+            start = have = 0;
+        } else if (start >= RBUF_CAP / 2) {
+            memmove(b, b + start, have - start);
+            have -= start;
+            start = 0;
+        }
+        size_t want = RBUF_CAP - have < READ_CHUNK ? RBUF_CAP - have : READ_CHUNK;
+        ssize_t k = read(c->fd, b + have, want);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        have += (size_t)k;
     }
-    free(in);
+end:
+    free(scratch);
     pthread_mutex_lock(&c->mu);
     c->dead = true;
     for (int i = 0; i < SLOTS; i++)
@@ -117,13 +242,21 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-static int write_rec(fsc *c, uint8_t type, uint32_t tag, const void *body, size_t blen,
-                     const void *data, size_t dlen)
+/* The record's data either from memory (data) or written by fill (fsc_write_from). */
+typedef struct data_src {
+    const void *mem;
+    fsc_fill_fn fill;
+    void *ctx;
+} data_src;
+
+static int write_rec_src(fsc *c, uint8_t type, uint32_t tag, const void *body, size_t blen,
+                         const data_src *src, size_t dlen)
 {
+    const void *data = src->fill ? NULL : src->mem;
     uint8_t hdr[PROTO_REC_HDR];
     proto_rec_hdr(hdr, type, tag, blen + dlen);
     struct iovec iov[3] = {{hdr, sizeof hdr}, {(void *)body, blen}, {(void *)data, dlen}};
-    int n = 3, i = 0;
+    int n = src->fill ? 2 : 3, i = 0;
     pthread_mutex_lock(&c->wmu);
     int rc = 0;
     while (i < n) {
@@ -141,12 +274,25 @@ static int write_rec(fsc *c, uint8_t type, uint32_t tag, const void *body, size_
             iov[i].iov_len -= (size_t)k;
         }
     }
+    if (rc == 0 && src->fill && src->fill(src->ctx, c->fd, dlen) < 0) {
+        /* The header promised dlen bytes: a stream that cannot deliver them is ended, not
+         * left out of step with the guest. */
+        shutdown(c->fd, SHUT_RDWR);
+        rc = ENOTCONN;
+    }
     pthread_mutex_unlock(&c->wmu);
     return rc;
 }
 
-int fsc_call(fsc *c, uint8_t type, const void *body, size_t blen, const void *data, size_t dlen,
-             void *reply, size_t cap, size_t *rlen)
+static int write_rec(fsc *c, uint8_t type, uint32_t tag, const void *body, size_t blen,
+                     const void *data, size_t dlen)
+{
+    data_src src = {data, NULL, NULL};
+    return write_rec_src(c, type, tag, body, blen, &src, dlen);
+}
+
+static int call_src(fsc *c, uint8_t type, const void *body, size_t blen, const data_src *src,
+                    size_t dlen, void *reply, size_t cap, size_t *rlen)
 {
     if (blen + dlen > PROTO_FS_MAX_RECORD - PROTO_REC_MIN)
         return EMSGSIZE;
@@ -168,6 +314,7 @@ int fsc_call(fsc *c, uint8_t type, const void *body, size_t blen, const void *da
         c->next_tag = 1;
     s->busy = true;
     s->done = false;
+    s->abandoned = false;
     s->tag = c->next_tag;
     s->err = 0;
     s->buf = reply;
@@ -176,7 +323,7 @@ int fsc_call(fsc *c, uint8_t type, const void *body, size_t blen, const void *da
     uint32_t tag = s->tag;
     pthread_mutex_unlock(&c->mu);
 
-    int rc = write_rec(c, type, tag, body, blen, data, dlen);
+    int rc = write_rec_src(c, type, tag, body, blen, src, dlen);
 
     pthread_mutex_lock(&c->mu);
     if (rc == 0) {
@@ -194,6 +341,11 @@ int fsc_call(fsc *c, uint8_t type, const void *body, size_t blen, const void *da
             } else if (pthread_cond_timedwait(&s->cv, &c->mu, &until) == ETIMEDOUT && !s->done) {
                 fault(c, "no reply to request type 0x%02x within %u ms", type, c->timeout_ms);
                 s->err = ETIMEDOUT;
+                /* The reader may be in a (non-blocking) read() into our buffer: wait that
+                 * out before the buffer goes back to our caller. */
+                s->abandoned = true;
+                while (s->in_read)
+                    pthread_cond_wait(&s->cv, &c->mu);
                 break;
             }
         }
@@ -220,6 +372,13 @@ int fsc_call(fsc *c, uint8_t type, const void *body, size_t blen, const void *da
     return rc;
 }
 
+int fsc_call(fsc *c, uint8_t type, const void *body, size_t blen, const void *data, size_t dlen,
+             void *reply, size_t cap, size_t *rlen)
+{
+    data_src src = {data, NULL, NULL};
+    return call_src(c, type, body, blen, &src, dlen, reply, cap, rlen);
+}
+
 /* Marks a reply that decoded badly. */
 static int bad(fsc *c, uint8_t type)
 {
@@ -232,13 +391,19 @@ static int bad(fsc *c, uint8_t type)
 fsc *fsc_new(int fd, bool list, unsigned timeout_ms, char *err, size_t errlen)
 {
     fsc *c = calloc(1, sizeof *c);
-    if (!c || !(c->rbuf = malloc(4 + PROTO_FS_MAX_RECORD))) {
+    if (!c || !(c->rbuf = malloc(RBUF_CAP))) {
         free(c);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     c->fd = fd;
     c->timeout_ms = timeout_ms;
+    /* A 1 MiB WRITE leaves in one writev instead of five wakeups of the default unix socket
+     * buffer. Best effort: FORCE needs CAP_NET_ADMIN, the plain call is capped by
+     * net.core.wmem_max, and on a non-socket both fail harmlessly. */
+    int sz = 2 * (int)(PROTO_REC_HDR + PROTO_FS_MAX_RECORD);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->wmu, NULL);
     pthread_cond_init(&c->free_cv, NULL);
@@ -577,17 +742,16 @@ int fsc_read(fsc *c, uint64_t fh, uint64_t off, void *buf, size_t size, size_t *
     return fsc_call(c, PROTO_FS_READ, q.b, q.w.len, NULL, 0, buf, size, got);
 }
 
-int fsc_write(fsc *c, uint64_t fh, uint64_t off, const void *buf, size_t n, size_t *written)
+static int write_src(fsc *c, uint64_t fh, uint64_t off, const data_src *src, size_t n,
+                     size_t *written)
 {
-    if (n > c->info.max_io)
-        n = c->info.max_io;
     req q;
     req_init(&q);
     proto_wr_u64(&q.w, fh);
     proto_wr_u64(&q.w, off);
     uint8_t rep[4];
     size_t rn;
-    int rc = fsc_call(c, PROTO_FS_WRITE, q.b, q.w.len, buf, n, rep, sizeof rep, &rn);
+    int rc = call_src(c, PROTO_FS_WRITE, q.b, q.w.len, src, n, rep, sizeof rep, &rn);
     if (rc)
         return rc;
     uint32_t w;
@@ -595,6 +759,23 @@ int fsc_write(fsc *c, uint64_t fh, uint64_t off, const void *buf, size_t n, size
         return bad(c, PROTO_FS_WRITE);
     *written = w;
     return 0;
+}
+
+int fsc_write(fsc *c, uint64_t fh, uint64_t off, const void *buf, size_t n, size_t *written)
+{
+    if (n > c->info.max_io)
+        n = c->info.max_io;
+    data_src src = {buf, NULL, NULL};
+    return write_src(c, fh, off, &src, n, written);
+}
+
+int fsc_write_from(fsc *c, uint64_t fh, uint64_t off, size_t n, fsc_fill_fn fill, void *ctx,
+                   size_t *written)
+{
+    if (n > c->info.max_io)
+        return EINVAL; /* fill must deliver exactly n: the caller splits, not us */
+    data_src src = {NULL, fill, ctx};
+    return write_src(c, fh, off, &src, n, written);
 }
 
 static int fh_only(fsc *c, uint8_t type, uint64_t fh)

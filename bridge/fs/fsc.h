@@ -62,6 +62,14 @@ int fsc_create(fsc *c, uint64_t parent, const char *name, uint32_t flags, uint32
                uint32_t uid, uint32_t gid, proto_fs_entry *e, uint64_t *fh);
 int fsc_read(fsc *c, uint64_t fh, uint64_t off, void *buf, size_t size, size_t *got);
 int fsc_write(fsc *c, uint64_t fh, uint64_t off, const void *buf, size_t n, size_t *written);
+/* WRITE whose n (<= max_io) data bytes are written to the service socket by fill(ctx, fd, n)
+ * right after the record header, under the client's write lock: a front end can move data
+ * from its own descriptor (FUSE's splice pipe) without copying it through memory. fill
+ * returns 0 when all n bytes went out, -1 otherwise (the service is then ended: the stream
+ * would be out of step). */
+typedef int (*fsc_fill_fn)(void *ctx, int fd, size_t n);
+int fsc_write_from(fsc *c, uint64_t fh, uint64_t off, size_t n, fsc_fill_fn fill, void *ctx,
+                   size_t *written);
 int fsc_release(fsc *c, uint64_t fh);
 int fsc_fsync(fsc *c, uint64_t fh, bool datasync);
 int fsc_opendir(fsc *c, uint64_t node, uint64_t *fh);

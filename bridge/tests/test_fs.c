@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -287,11 +289,114 @@ static void helper_confinement(void **st)
     assert_int_equal(fsc_statfs(c, &sf), 0);
     assert_true(sf.bsize > 0);
 
+    /* Bulk data both ways: 1 MiB records (the client reads big replies straight into the
+     * caller's buffer, the helper splices big READs), at offsets that are not page aligned,
+     * and across the end of the file (the helper's splice and pread parts of one reply). */
+    enum { BIG = 3 * 1024 * 1024 + 777 };
+    uint8_t *pat = malloc(BIG), *back = malloc(PROTO_FS_MAX_IO);
+    assert_non_null(pat);
+    assert_non_null(back);
+    for (size_t i = 0; i < BIG; i++)
+        pat[i] = (uint8_t)(i * 131u + (i >> 12));
+    assert_int_equal(fsc_create(c, PROTO_FS_ROOT, "big", O_RDWR, 0600, UINT32_MAX, UINT32_MAX, &e, &fh), 0);
+    for (size_t off = 0; off < BIG; off += wr) {
+        assert_int_equal(fsc_write(c, fh, off, pat + off, BIG - off, &wr), 0);
+        assert_true(wr > 0);
+    }
+    static const size_t at[] = {0, 12345, 4096, BIG - PROTO_FS_MAX_IO / 2, BIG - 10, BIG};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        assert_int_equal(fsc_read(c, fh, at[i], back, PROTO_FS_MAX_IO, &got), 0);
+        size_t want = BIG - at[i] < PROTO_FS_MAX_IO ? BIG - at[i] : PROTO_FS_MAX_IO;
+        assert_int_equal(got, want);
+        assert_memory_equal(back, pat + at[i], want);
+    }
+    assert_int_equal(fsc_release(c, fh), 0);
+    free(pat);
+    free(back);
+
     fsc_free(c);
     rb_svc_close(s);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
+}
+
+/* A guest that stops in the middle of a big READ reply: the caller still gets ETIMEDOUT
+ * after the timeout (the client reads big bodies straight into the caller's buffer, and
+ * must give it back), the rest of that record is dropped when it comes, and the next
+ * request works. */
+static int fake_fd;
+
+static void *stalling_guest(void *arg)
+{
+    (void)arg;
+    static uint8_t buf[4096], body[200000];
+    uint8_t type;
+    uint32_t tag;
+    size_t n;
+    assert_int_equal(rb_svc_recv(fake_fd, buf, sizeof buf, &type, &tag, &n), 0);
+    assert_int_equal(type, PROTO_FS_INFO);
+    proto_wr w;
+    proto_wr_init(&w, buf, sizeof buf);
+    proto_wr_u32(&w, PROTO_FS_VERSION);
+    proto_wr_u32(&w, PROTO_FS_MAX_IO);
+    proto_wr_u32(&w, 0);
+    proto_wr_str(&w, "v", 1);
+    proto_wr_str(&w, "t", 1);
+    assert_int_equal(rb_svc_send(fake_fd, PROTO_FS_INFO, tag, buf, w.len), 0);
+    /* First READ: half of a 200000-byte reply, then silence past the caller's timeout. */
+    assert_int_equal(rb_svc_recv(fake_fd, buf, sizeof buf, &type, &tag, &n), 0);
+    assert_int_equal(type, PROTO_FS_READ);
+    memset(body, 'x', sizeof body);
+    uint8_t hdr[PROTO_REC_HDR];
+    proto_rec_hdr(hdr, PROTO_FS_READ, tag, sizeof body);
+    assert_int_equal(write(fake_fd, hdr, sizeof hdr), (ssize_t)sizeof hdr);
+    assert_int_equal(write(fake_fd, body, sizeof body / 2), (ssize_t)sizeof body / 2);
+    /* The second READ arrives while we are silent. */
+    assert_int_equal(rb_svc_recv(fake_fd, buf, sizeof buf, &type, &tag, &n), 0);
+    assert_int_equal(type, PROTO_FS_READ);
+    usleep(600 * 1000); /* past the first caller's timeout, within the second's */
+    assert_int_equal(write(fake_fd, body, sizeof body / 2), (ssize_t)sizeof body / 2);
+    memset(body, 'y', sizeof body);
+    assert_int_equal(rb_svc_send(fake_fd, PROTO_FS_READ, tag, body, sizeof body), 0);
+    return NULL;
+}
+
+static void *second_read(void *arg)
+{
+    fsc *c = arg;
+    static uint8_t b[300000];
+    size_t got = 0;
+    usleep(700 * 1000); /* after the first READ, so the guest sees them in this order */
+    int rc = fsc_read(c, 1, 0, b, sizeof b, &got);
+    bool ok = rc == 0 && got == 200000 && b[0] == 'y' && b[got - 1] == 'y';
+    return ok ? (void *)1 : NULL;
+}
+
+static void stalled_big_reply(void **st)
+{
+    (void)st;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    fake_fd = sv[1];
+    pthread_t g, r2;
+    assert_int_equal(pthread_create(&g, NULL, stalling_guest, NULL), 0);
+    char err[256];
+    fsc *c = fsc_new(sv[0], false, 1000, err, sizeof err);
+    assert_non_null(c);
+    static uint8_t b[300000];
+    size_t got;
+    assert_int_equal(pthread_create(&r2, NULL, second_read, c), 0);
+    assert_int_equal(fsc_read(c, 1, 0, b, sizeof b, &got), ETIMEDOUT);
+    void *ok;
+    pthread_join(r2, &ok);
+    pthread_join(g, NULL);
+    assert_non_null(ok);
+    char last[160];
+    assert_true(fsc_faults(c, last, sizeof last) >= 1); /* the timeout */
+    fsc_free(c);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 int main(void)
@@ -302,6 +407,7 @@ int main(void)
         cmocka_unit_test(readdir_replies),
         cmocka_unit_test(volume_and_info_replies),
         cmocka_unit_test(helper_confinement),
+        cmocka_unit_test(stalled_big_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,9 +5,12 @@
 #include "fuse_ops.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define TIMEOUT 1.0             /* attribute and entry cache, seconds: the VM may change files */
 
@@ -62,6 +65,10 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
     /* Many requests in flight: the guest round trip, not the host, is the slow part. */
     conn->max_background = 64;
     conn->congestion_threshold = 48;
+    /* WRITE data arrives in a pipe (op_write_buf splices it on to the guest) when the kernel
+     * can: libfuse falls back to plain reads when it cannot size its pipes. */
+    if (conn->capable & FUSE_CAP_SPLICE_READ)
+        conn->want |= FUSE_CAP_SPLICE_READ;
     /* POSIX and flock locks stay local to the host kernel (PROTOCOL.md). */
     conn->want &= ~(unsigned)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 }
@@ -281,6 +288,62 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     fuse_reply_write(req, done);
 }
 
+/* Moves n bytes of a WRITE's data from FUSE's splice pipe to the service socket: the kernel
+ * hands the written pages to the pipe by reference and the socket takes them the same way,
+ * so the data is not copied through this process (two copies fewer per WRITE). */
+static int splice_fill(void *ctx, int sock, size_t n)
+{
+    int pipefd = *(int *)ctx;
+    while (n) {
+        ssize_t k = splice(pipefd, NULL, sock, NULL, n, SPLICE_F_MOVE);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off,
+                         struct fuse_file_info *fi)
+{
+    fsc *c = C(req);
+    size_t size = fuse_buf_size(bufv);
+    const struct fuse_buf *b = &bufv->buf[bufv->idx];
+    if (bufv->count == bufv->idx + 1 && bufv->off == 0 && b->size == size) {
+        if (!(b->flags & FUSE_BUF_IS_FD)) {
+            op_write(req, ino, b->mem, size, off, fi);
+            return;
+        }
+        /* In the pipe (FUSE_CAP_SPLICE_READ): max_write is max_io, so one record. */
+        if (!(b->flags & FUSE_BUF_FD_SEEK) && size <= fsc_get_info(c)->max_io) {
+            int fd = b->fd;
+            size_t w = 0;
+            int rc = fsc_write_from(c, fi->fh, (uint64_t)off, size, splice_fill, &fd, &w);
+            if (rc)
+                fuse_reply_err(req, rc);
+            else
+                fuse_reply_write(req, w);
+            return;
+        }
+    }
+    /* Any other shape: into memory, then as before. */
+    char *mem = malloc(size ? size : 1);
+    if (!mem) {
+        fuse_reply_err(req, ENOMEM);
+        return;
+    }
+    struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
+    dst.buf[0].mem = mem;
+    ssize_t got = fuse_buf_copy(&dst, bufv, 0);
+    if (got < 0)
+        fuse_reply_err(req, (int)-got);
+    else
+        op_write(req, ino, mem, (size_t)got, off, fi);
+    free(mem);
+}
+
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)ino, (void)fi;
@@ -435,10 +498,53 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
     fuse_reply_statfs(req, &sv);
 }
 
+/* The host kernel asks for "security.capability" before every WRITE (to drop file
+ * capabilities on a write; FUSE mounts never get the kernel's S_NOSEC shortcut without
+ * handle_killpriv_v2, which libfuse 3.14 cannot ask for): a round trip to the guest per
+ * write, usually for ENODATA. That answer is kept per inode for TIMEOUT, as attributes are;
+ * SETXATTR and REMOVEXATTR through this mount drop it at once, a change made in the VM shows
+ * within TIMEOUT. Direct-mapped by inode number, bounded; a collision only costs a lookup. */
+#define NOCAP_SLOTS 1024u
+static const char NOCAP_NAME[] = "security.capability";
+static struct {
+    fuse_ino_t ino;
+    struct timespec until;
+} nocap[NOCAP_SLOTS];
+static pthread_mutex_t nocap_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static bool nocap_known(fuse_ino_t ino)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&nocap_mu);
+    unsigned i = (unsigned)(ino % NOCAP_SLOTS);
+    bool hit = nocap[i].ino == ino && (now.tv_sec < nocap[i].until.tv_sec ||
+                                       (now.tv_sec == nocap[i].until.tv_sec &&
+                                        now.tv_nsec < nocap[i].until.tv_nsec));
+    pthread_mutex_unlock(&nocap_mu);
+    return hit;
+}
+
+static void nocap_set(fuse_ino_t ino, bool none)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += (time_t)TIMEOUT;
+    pthread_mutex_lock(&nocap_mu);
+    unsigned i = (unsigned)(ino % NOCAP_SLOTS);
+    if (none)
+        nocap[i].ino = ino, nocap[i].until = t;
+    else if (nocap[i].ino == ino)
+        nocap[i].ino = 0;
+    pthread_mutex_unlock(&nocap_mu);
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                         size_t size, int flags)
 {
-    fuse_reply_err(req, fsc_setxattr(C(req), ino, name, value, size, (uint32_t)flags));
+    int rc = fsc_setxattr(C(req), ino, name, value, size, (uint32_t)flags);
+    nocap_set(ino, false);
+    fuse_reply_err(req, rc);
 }
 
 static void xattr_reply(fuse_req_t req, int rc, size_t size, const void *buf, size_t len)
@@ -453,9 +559,16 @@ static void xattr_reply(fuse_req_t req, int rc, size_t size, const void *buf, si
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+    bool cap = !strcmp(name, NOCAP_NAME);
+    if (cap && nocap_known(ino)) {
+        fuse_reply_err(req, ENODATA);
+        return;
+    }
     void *buf = size ? malloc(size) : NULL;
     size_t len = 0;
     int rc = size && !buf ? ENOMEM : fsc_getxattr(C(req), ino, name, buf, size, &len);
+    if (cap)
+        nocap_set(ino, rc == ENODATA);
     xattr_reply(req, rc, size, buf, len);
     free(buf);
 }
@@ -471,7 +584,9 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-    fuse_reply_err(req, fsc_removexattr(C(req), ino, name));
+    int rc = fsc_removexattr(C(req), ino, name);
+    nocap_set(ino, false);
+    fuse_reply_err(req, rc);
 }
 
 const struct fuse_lowlevel_ops revm_fuse_ops = {
@@ -493,6 +608,7 @@ const struct fuse_lowlevel_ops revm_fuse_ops = {
     .create = op_create,
     .read = op_read,
     .write = op_write,
+    .write_buf = op_write_buf,
     .flush = op_flush,
     .release = op_release,
     .fsync = op_fsync,
