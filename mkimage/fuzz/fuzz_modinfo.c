@@ -1,7 +1,8 @@
 /* libFuzzer target for the kernel-module metadata decoders (modinfo.h), which read
  * untrusted kernel packages: the ELF .modinfo section and its key=value strings,
  * depends= and softdep= lists, modules.dep, modules.alias and modules.builtin lines,
- * module names from paths, and the package entry path rule of kernel.c. The same
+ * module names from paths, the package entry path rule of kernel.c, and the appended
+ * signature trailer (kmod_sig.h). The same
  * bytes are fed to every decoder: a crafted module and a crafted text index are both
  * reachable. */
 #include <stdbool.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "kernel.h"
+#include "kmod_sig.h"
 #include "modinfo.h"
 
 static size_t sink; /* keeps the callbacks' reads observable */
@@ -66,6 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     moddep_parse((const char *)data, size, on_dep, NULL);
     modalias_parse((const char *)data, size, on_alias, NULL);
     modbuiltin_parse((const char *)data, size, on_name, NULL);
+    size_t unsigned_len = kmod_unsigned_len(data, size);
+    if (unsigned_len > size)
+        abort();
+    sink += unsigned_len;
     char name[64];
     sink += modname_from_path((const char *)data, size, name, sizeof name);
     if (size < 8192) {

@@ -14,6 +14,7 @@
 #include "cm_file.h"
 #include "cpio.h"
 #include "kmod_read.h"
+#include "kmod_sig.h"
 #include "outfile.h"
 
 #define MAX_INIT_BYTES (16u << 20)
@@ -118,6 +119,8 @@ static int write_contents(cpio_writer *w, const kernel_tree *k, const kmod_list 
         goto out;
     if (cpio_add_file(w, "init", 0755, init, init_len, err) < 0)
         goto out;
+    /* Without their signatures where the kernel allows it: see kmod_sig.h for why. */
+    bool drop_signatures = kmod_kernel_loads_unsigned(k);
     for (size_t i = 0; i < mods->n; i++) {
         char plain[PATH_MAX], dest[PATH_MAX + 160];
         kmod_plain_path(mods->paths[i], plain, sizeof plain);
@@ -131,6 +134,8 @@ static int write_contents(cpio_writer *w, const kernel_tree *k, const kmod_list 
         if (kmod_read(k, mods->paths[i], &data, &len, err) < 0)
             goto out;
         int r = ensure_dirs(w, &dirs, dest, err);
+        if (drop_signatures)
+            len = kmod_unsigned_len(data, len);
         if (r == 0)
             r = cpio_add_file(w, dest, 0644, data, len, err);
         free(data);

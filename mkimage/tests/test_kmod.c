@@ -19,6 +19,7 @@
 #include "kmod_install.h"
 #include "kmod_read.h"
 #include "kmod_resolve.h"
+#include "kmod_sig.h"
 #include "modinfo.h"
 #include "test_support.h"
 
@@ -452,6 +453,58 @@ static void check_install(const char *rootname, const char *link_target)
     kmod_list_free(&l);
 }
 
+/* The appended signature: a module with one loses exactly the signature, its info block and
+ * the magic; anything inconsistent is left whole (the kernel judges it at load). */
+static void test_unsigned_len(void **state)
+{
+    (void)state;
+    static const char magic[] = "~Module signature appended~\n";
+    unsigned char m[256];
+    memset(m, 'E', sizeof m);
+    size_t body = 100, sig = 40, info = 12, mlen = sizeof magic - 1;
+    size_t len = body + sig + info + mlen;
+    unsigned char *i = m + body + sig;
+    memset(i, 0, info);
+    i[11] = (unsigned char)sig; /* __be32 sig_len */
+    memcpy(m + len - mlen, magic, mlen);
+    assert_int_equal(kmod_unsigned_len(m, len), body);
+    i[8] = 1; /* sig_len larger than the file */
+    assert_int_equal(kmod_unsigned_len(m, len), len);
+    i[8] = 0;
+    i[11] = (unsigned char)(body + sig); /* the whole file is signature */
+    assert_int_equal(kmod_unsigned_len(m, len), 0);
+    m[len - 1] = 'x'; /* no magic: not signed */
+    assert_int_equal(kmod_unsigned_len(m, len), len);
+    assert_int_equal(kmod_unsigned_len(m, 10), 10);
+    assert_int_equal(kmod_unsigned_len(m, 0), 0);
+}
+
+/* Whether the kernel's config lets the initramfs carry unsigned modules. */
+static void test_kernel_loads_unsigned(void **state)
+{
+    (void)state;
+    kernel_tree k;
+    memset(&k, 0, sizeof k);
+    snprintf(k.root, sizeof k.root, "%s/sigcfg", tmpdir);
+    snprintf(k.version, sizeof k.version, "1.0");
+    char boot[PATH_MAX + 8], cfg[PATH_MAX + 32];
+    snprintf(boot, sizeof boot, "%s/boot", k.root);
+    assert_int_equal(mkdir(k.root, 0755), 0);
+    assert_int_equal(mkdir(boot, 0755), 0);
+    assert_false(kmod_kernel_loads_unsigned(&k)); /* no config: keep signatures */
+    snprintf(cfg, sizeof cfg, "%s/config-1.0", boot);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("CONFIG_MODULE_SIG=y\n# CONFIG_MODULE_SIG_FORCE is not set\nCONFIG_MODULE_SIG_FORCE=yes\n", f);
+    fclose(f);
+    assert_true(kmod_kernel_loads_unsigned(&k));
+    f = fopen(cfg, "a");
+    assert_non_null(f);
+    fputs("CONFIG_MODULE_SIG_FORCE=y\n", f);
+    fclose(f);
+    assert_false(kmod_kernel_loads_unsigned(&k));
+}
+
 static void test_install_usr_merged(void **state)
 {
     (void)state;
@@ -488,6 +541,8 @@ int main(void)
         cmocka_unit_test(test_cycle),
         cmocka_unit_test(test_two_indexes),
         cmocka_unit_test(test_compressed_modules),
+        cmocka_unit_test(test_unsigned_len),
+        cmocka_unit_test(test_kernel_loads_unsigned),
         cmocka_unit_test(test_install_usr_merged),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

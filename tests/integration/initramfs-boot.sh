@@ -106,6 +106,8 @@ ver=$(cat "$FIXTURES/kernel/version")
 pkg=$T/xbps
 mkdir -p "$pkg/boot" "$pkg/usr/lib/modules/$ver"
 cp "$vmlinuz" "$pkg/boot/vmlinuz-$ver"
+# Its config too, as Void's packages have it: it decides whether module signatures stay.
+cp "$kernel_tree/boot/config-$ver" "$pkg/boot/"
 cp "$kernel_tree/lib/modules/$ver/modules.builtin" "$pkg/usr/lib/modules/$ver/"
 grep -v '^vmlinuz ' "$T/modules.txt" | while read -r m; do
   mkdir -p "$pkg/usr/lib/modules/$ver/$(dirname "$m")"
