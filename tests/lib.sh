@@ -84,7 +84,7 @@ wait_for() {
 # /dev/kvm may exist and even run firmware while QEMU cannot use it for a real guest (nested
 # virtualisation here: QEMU aborts with -cpu host, and hangs silently with its default CPU),
 # so the probe starts QEMU exactly as the VMs are started (-accel kvm -cpu host), paused,
-# and asks it to quit. Same rule as bridge/supervisor/accel.c.
+# and asks it to quit. Same rule as bridge/revmd/accel.c.
 revm_accel() {
   if [ -n "${REVM_ACCEL:-}" ]; then echo "$REVM_ACCEL"; return; fi
   # The subshell keeps bash's "Aborted" job report for a crashing QEMU out of the output.

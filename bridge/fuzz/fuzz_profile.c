@@ -3,8 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "supervisor/profile.h"
-#include "supervisor/qemu_args.h"
+#include "revmd/profile.h"
+#include "revmd/qemu_args.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guest/guestd.h"
+#include "revm-guestd/guestd.h"
 
 static int next_pid;
 

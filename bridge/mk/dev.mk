@@ -7,9 +7,9 @@ BIN_DEVICES := $(REL:/obj/release/bridge=)/bin/revm-devices
 
 all: $(if $(wildcard linux/devices/main.c),$(BIN_DEVICES))
 
-$(BIN_DEVICES): $(call obj,$(REL),$(PROTO) $(HOST) $(DEV_LINUX))
+$(BIN_DEVICES): $(call obj,$(REL),$(DEV_LINUX)) $(call libs,$(REL),$(HOSTDIRS))
 	@mkdir -p $(@D)
-	$(CC) -o $@ $^ $(LIBS)
+	$(CC) -o $@ $(filter %.o,$^) $(call group,$(filter %.a,$^)) $(LIBS)
 
 # linux/ headers are included as "linux/nbd/..." from the front end.
 $(REL)/linux/%.o: linux/%.c
@@ -19,9 +19,9 @@ $(REL)/linux/%.o: linux/%.c
 # The same program with ASan+UBSan, for the hostile-guest integration test.
 BIN_DEVICES_SAN := $(REL:/obj/release/bridge=)/tests/bin/revm-devices
 all: $(if $(wildcard linux/devices/main.c),$(BIN_DEVICES_SAN))
-$(BIN_DEVICES_SAN): $(call obj,$(SAN),$(PROTO) $(HOST) $(DEV_LINUX))
+$(BIN_DEVICES_SAN): $(call obj,$(SAN),$(DEV_LINUX)) $(call libs,$(SAN),$(HOSTDIRS))
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS_SAN) -o $@ $(filter %.o,$^) $(call group,$(filter %.a,$^)) $(LIBS)
 $(SAN)/linux/%.o: linux/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_SAN) $(INC) -Idev -MMD -MP -c $< -o $@

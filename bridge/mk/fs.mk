@@ -13,11 +13,11 @@ ifneq ($(FUSE_LIBS),)
 all: $(BIN_FUSE) $(BIN_FUSE_SAN)
 endif
 
-$(BIN_FUSE): $(FUSE_SRC) $(FUSE_HDR) $(call obj,$(REL),$(PROTO) $(HOST))
+$(BIN_FUSE): $(FUSE_SRC) $(FUSE_HDR) $(call libs,$(REL),$(HOSTDIRS))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_RELEASE) $(INC) -Ifs -Ilinux/fuse $(FUSE_CFLAGS) -o $@ $(FUSE_SRC) \
-	  $(call obj,$(REL),$(PROTO) $(HOST)) $(FUSE_LIBS) $(LIBS)
-$(BIN_FUSE_SAN): $(FUSE_SRC) $(FUSE_HDR) $(call obj,$(SAN),$(PROTO) $(HOST))
+	  $(call group,$(filter %.a,$^)) $(FUSE_LIBS) $(LIBS)
+$(BIN_FUSE_SAN): $(FUSE_SRC) $(FUSE_HDR) $(call libs,$(SAN),$(HOSTDIRS))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_SAN) $(INC) -Ifs -Ilinux/fuse $(FUSE_CFLAGS) -o $@ $(FUSE_SRC) \
-	  $(call obj,$(SAN),$(PROTO) $(HOST)) $(LDFLAGS_SAN) $(FUSE_LIBS) $(LIBS)
+	  $(call group,$(filter %.a,$^)) $(LDFLAGS_SAN) $(FUSE_LIBS) $(LIBS)

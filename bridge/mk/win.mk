@@ -5,25 +5,26 @@
 WIN_XCB_OK := $(shell pkg-config --exists xcb xcb-composite xcb-damage xcb-xfixes xcb-xtest 2>/dev/null && echo yes)
 ifeq ($(WIN_XCB_OK),yes)
 WIN_XCB_LIBS := $(shell pkg-config --libs xcb xcb-composite xcb-damage xcb-xfixes xcb-xtest)
-WIN_OBJ      := $(BUILD)/obj/release/bridge
 BIN_WINAGENT := $(BUILD)/lib/revm/revm-winagent
 BIN_WINDOWS  := $(BUILD)/bin/revm-windows
-WINAGENT_SRC := $(wildcard winagent/*.c) proto/proto_win.c proto/proto_svc.c proto/proto_wire.c $(COMMON)
-WINDOWS_SRC  := $(wildcard linux/x11/*.c) winagent/xsel.c
+WINDOWS_SRC  := $(wildcard linux/x11/*.c)
 
-all: $(BIN_WINAGENT) $(if $(wildcard linux/x11/main.c),$(BIN_WINDOWS))
+all: $(if $(wildcard revm-winagent/main.c),$(BIN_WINAGENT)) $(if $(wildcard linux/x11/main.c),$(BIN_WINDOWS))
 
-$(WIN_OBJ)/winagent/%.o: winagent/%.c
+$(REL)/revm-winagent/%.o: revm-winagent/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_RELEASE) $(INC) -Iwinagent -MMD -MP -c $< -o $@
-$(WIN_OBJ)/linux/x11/%.o: linux/x11/%.c
+	$(CC) $(CFLAGS_RELEASE) $(INC) -Irevm-winagent -MMD -MP -c $< -o $@
+$(REL)/linux/x11/%.o: linux/x11/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_RELEASE) $(INC) -Iwinagent -Iwin -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_RELEASE) $(INC) -Irevm-winagent -Iwin -MMD -MP -c $< -o $@
+$(eval $(call archive_rule,$(REL),revm-winagent))
 
-$(BIN_WINAGENT): $(call obj,$(WIN_OBJ),$(WINAGENT_SRC))
+# The agent needs only the codec (window, service and wire records) and common; the X11 back
+# end shares the agent's selection code (xsel.c) and links the installed host library.
+$(BIN_WINAGENT): $(REL)/revm-winagent/main.o $(call libs,$(REL),revm-winagent proto common)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $^ $(WIN_XCB_LIBS)
-$(BIN_WINDOWS): $(call obj,$(WIN_OBJ),$(WINDOWS_SRC)) $(LIBREVM)
+	$(CC) -o $@ $< $(call group,$(filter %.a,$^)) $(WIN_XCB_LIBS)
+$(BIN_WINDOWS): $(call obj,$(REL),$(WINDOWS_SRC)) $(REL)/revm-winagent/librevm-winagent.a $(LIBREVM)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $(call obj,$(WIN_OBJ),$(WINDOWS_SRC)) $(LIBREVM) $(WIN_XCB_LIBS) -pthread
+	$(CC) -o $@ $(filter %.o,$^) $(call group,$(filter %.a,$^)) $(WIN_XCB_LIBS) -pthread
 endif

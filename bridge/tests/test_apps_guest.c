@@ -1,4 +1,4 @@
-/* The guest's desktop service (guest/desktop.c), run in a child process over a pipe on a fake
+/* The guest's desktop service (revm-guestd/desktop.c), run in a child process over a pipe on a fake
  * data dir: initial list with filtering and icon choice, SYNC_DONE, then inotify events for an
  * application added (also in an applications/ directory created later), changed, hidden and
  * removed. */
@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "guest/desktop.h"
+#include "revm-guestd/desktop.h"
 #include "proto.h"
 
 static char root[128], dirs[512];

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/launch_argv.h"
+#include "revm/launch_argv.h"
 
 static char dir[64];
 

@@ -1,4 +1,4 @@
-/* The supervisor's handling of the guest's application events (supervisor/apps.c), fed hostile
+/* The supervisor's handling of the guest's application events (revmd/apps.c), fed hostile
  * input: huge and binary desktop files, path traversal in ids and Icon, shell metacharacters in
  * Exec, refused icon types. Nothing may be written outside the launcher folder and every
  * entry must run revm with the VM's argv. Then the whole chain: the guest daemon (sanitizer
@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "desktop/desktop_entry.h"
-#include "supervisor/apps.h"
+#include "revmd/apps.h"
 
 static char root[128], dir[256];
 static sup_apps_state st;

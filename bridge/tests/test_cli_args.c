@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "revm/cli.h"
 
 static int parse(cli_opts *o, bool *help, int argc, const char **argv)
 {

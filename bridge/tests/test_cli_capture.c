@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "revm/cli.h"
 
 static char dir[64], sock[128];
 static pid_t guest = -1;

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/pkg.h"
+#include "revm/pkg.h"
 
 static void expect_cmd(enum pkg_manager m, enum pkg_verb v, const char *args_line, bool yes,
                        bool interactive, const char *want, const char *want_env)

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "guest/disp.h"
+#include "revm-guestd/disp.h"
 #include "proto.h"
 
 static proto_disp_conn sample(uint32_t id, const char *name, unsigned nmodes)

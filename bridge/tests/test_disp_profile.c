@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "supervisor/profile.h"
-#include "supervisor/qemu_args.h"
+#include "revmd/profile.h"
+#include "revmd/qemu_args.h"
 
 static const char *base = "[vm]\nname = driver\n[boot]\nkernel = /k\ninitramfs = /i\n[disk]\nimage = /d.qcow2\n";
 

@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "guest/guestd.h"
-#include "guest/port.h"
+#include "revm-guestd/guestd.h"
+#include "revm-guestd/port.h"
 
 /* ---- fake backend: every program "starts" with no fds; records signals ---- */
 static int spawned, last_sig, killed;

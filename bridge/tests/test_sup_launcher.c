@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "supervisor/launcher.h"
+#include "revmd/launcher.h"
 
 static char dir[256];
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "supervisor/profile.h"
-#include "supervisor/qemu_args.h"
+#include "revmd/profile.h"
+#include "revmd/qemu_args.h"
 
 static char *read_all(const char *path)
 {

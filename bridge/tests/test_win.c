@@ -13,11 +13,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "revm/cli.h"
 #include "proto.h"
 #include "win/win.h"
 
-int cli_cmd_gui(const cli_opts *o, int argc, char **argv); /* cli/gui_cmd.c */
+int cli_cmd_gui(const cli_opts *o, int argc, char **argv); /* revm/gui_cmd.c */
 
 static uint8_t *recbuf; /* one record of any size */
 

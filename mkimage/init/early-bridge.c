@@ -112,7 +112,7 @@ static void loopback_up(void)
  * longer between boot and ready. First what programs run through the bridge expect of a
  * booted system, done here in C where stage 1 would fork a program per step. The daemon
  * gets what runsv would give it (own session, PATH only, stdin /dev/null, output to the
- * console); runit's service adopts it (guest/adopt.c). */
+ * console); runit's service adopts it (bridge/revm-guestd/adopt.c). */
 void start_bridge(void)
 {
     if (access(GUESTD, X_OK) < 0)

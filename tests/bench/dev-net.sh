@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device service benchmark, network side (issue 11): TCP throughput from the host to a peer
+# Device service benchmark, network side: TCP throughput from the host to a peer
 # through the driver VM's NIC, against the peer reached directly through QEMU's own netdev.
 # Prints measurements and their ratio; asserts nothing on time (it fails only when a transfer
 # breaks: wrong byte count, a sender error, a hang past the timeout).

@@ -81,7 +81,7 @@ guestd=$work/revm-guestd/stage/usr/lib/revm/revm-guestd
 [[ $(file "$guestd") == *"statically linked"* ]] || fail "revm-guestd is not static: $(file "$guestd")"
 ok "revm-guestd is a static executable"
 
-headers=$(find "$TOP/bridge/proto" "$TOP/bridge/desktop" "$TOP/bridge/host" -maxdepth 1 -name '*.h' -printf 'usr/include/revm/%f\n')
+headers=$(find "$TOP/bridge/proto" "$TOP/bridge/desktop" "$TOP/bridge/librevm" -maxdepth 1 -name '*.h' -printf 'usr/include/revm/%f\n')
 # init units: the lifecycle's, in recipes/init.d/ (revmd with the host side, each VM's
 # own with its image)
 units_for() { find "$TOP/recipes/init.d" -maxdepth 1 -name "[0-9][0-9]_$1.service" -printf 'usr/lib/init.d/%f\n'; }

@@ -24,7 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "revm/cli.h"
 #include "cm_io.h"
 #include "cm_text.h"
 #include "display/disp_client.h"

@@ -1,0 +1,23 @@
+/* The guest daemon's event loop: one epoll over the port, child fds and a signalfd. */
+#ifndef BRIDGE_REVM_GUESTD_LOOP_H
+#define BRIDGE_REVM_GUESTD_LOOP_H
+
+#include <stdbool.h>
+
+enum guest_mode { GUEST_MODE_AUTO, GUEST_MODE_DEVICE, GUEST_MODE_LISTEN, GUEST_MODE_FD };
+
+typedef struct guest_opts {
+    enum guest_mode mode;
+    const char *path;      /* DEVICE: device path; LISTEN: socket path (NULL: vsock) */
+    unsigned vsock_port;   /* LISTEN without path: vsock port */
+    int fd;                /* FD */
+    const char *port_name; /* AUTO: virtio-serial port name */
+    const char *sysdir, *devdir; /* AUTO: where to look (normally /sys/class/virtio-ports, /dev) */
+    bool power_button; /* act on ACPI power-button presses (power.c); only inside a VM */
+} guest_opts;
+
+/* Runs until SIGTERM/SIGINT (or, in FD mode, until the connection ends). Returns the exit
+ * status for main. */
+int guest_run(const guest_opts *o, const char *agent);
+
+#endif
