@@ -24,7 +24,7 @@ $(eval $(call archive_rule,$(REL),revm-winagent))
 $(BIN_WINAGENT): $(REL)/revm-winagent/main.o $(call libs,$(REL),revm-winagent proto common)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(call group,$(filter %.a,$^)) $(WIN_XCB_LIBS)
-$(BIN_WINDOWS): $(call obj,$(REL),$(WINDOWS_SRC)) $(REL)/revm-winagent/librevm-winagent.a $(LIBREVM)
+$(BIN_WINDOWS): $(call obj,$(REL),$(WINDOWS_SRC)) $(REL)/revm-winagent/revm-winagent.a $(LIBREVM)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $(filter %.o,$^) $(call group,$(filter %.a,$^)) $(WIN_XCB_LIBS) -pthread
 endif

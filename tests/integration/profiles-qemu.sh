@@ -5,9 +5,13 @@
 # argument parsing and stop at the device itself.
 . "$(dirname "$0")/../lib.sh"
 [ -x "$BUILD/bin/revmd" ] || fail "revmd not built"
-kernel=$(ls "$FIXTURES"/kernel/tree/boot/vmlinuz-* 2>/dev/null | head -n 1)
-[ -n "$kernel" ] || "$TOP/scripts/fixtures/test-kernel.sh"
-kernel=$(ls "$FIXTURES"/kernel/tree/boot/vmlinuz-* | head -n 1)
+# The test kernel, built first when this script runs alone (a glob that matches nothing
+# stays literal: no ls, whose failure would end the script under pipefail).
+kernels=("$FIXTURES"/kernel/tree/boot/vmlinuz-*)
+[ -e "${kernels[0]}" ] || "$TOP/scripts/fixtures/test-kernel.sh"
+kernels=("$FIXTURES"/kernel/tree/boot/vmlinuz-*)
+[ -e "${kernels[0]}" ] || fail "no test kernel in $FIXTURES/kernel/tree/boot"
+kernel=${kernels[0]}
 
 mkdir -p "$T/images" "$T/profiles"
 chmod 700 "$T"
