@@ -37,6 +37,7 @@ struct loop {
     int backoff;
     bool stop, said_missing;
     int status;
+    int ready_fd; /* o->ready_fd until the first handshake closes it */
 };
 
 static uint8_t rbuf[256 * 1024];
@@ -251,6 +252,8 @@ static int setup(struct loop *L, const guest_opts *o, const char *agent)
     memset(L, 0, sizeof *L);
     L->o = o;
     L->lfd = L->pfd = L->sfd = L->powfd = -1;
+    /* Kept from the programs we start, whose fds are their own. */
+    L->ready_fd = o->ready_fd >= 0 && fcntl(o->ready_fd, F_SETFD, FD_CLOEXEC) == 0 ? o->ready_fd : -1;
     L->backoff = BACKOFF_MIN_MS;
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;
@@ -328,6 +331,13 @@ int guest_run(const guest_opts *o, const char *agent)
         flush(&L);
         if (L.stop)
             break;
+        /* Ready, our answer to the HELLO written: whoever waits on the fd (the initramfs
+         * init holding back runit's stage 1, which would compete with the handshake for a
+         * TCG vCPU) sees it close. */
+        if (L.ready_fd >= 0 && L.g.handshaken) {
+            close(L.ready_fd);
+            L.ready_fd = -1;
+        }
         guest_out_pressure(&L.g);
         port_sync(&L);
         struct epoll_event ev[64];

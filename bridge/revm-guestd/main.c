@@ -34,7 +34,9 @@ static void usage(FILE *f)
           "                      (watched only in the default port mode)\n"
           "  --quiet             log nothing\n"
           "  --adopt             if the init started a revm-guestd before runit, stand\n"
-          "                      in for it until it exits (runit's service)\n",
+          "                      in for it until it exits (runit's service)\n"
+          "Environment: " GUEST_READY_FD_ENV "=N: close inherited file descriptor N once a\n"
+          "host has completed the handshake (the initramfs init waits on it).\n",
           f);
 }
 
@@ -66,10 +68,23 @@ static void make_agent(char *out, size_t cap)
     snprintf(out, cap, "revm-guestd " GUESTD_VERSION " (Linux %.64s, %.120s)", u.release, pretty);
 }
 
+/* The number in V when it names an open file descriptor; -1 with the error said otherwise. */
+static int open_fd_arg(const char *opt, const char *v)
+{
+    char *end;
+    long fd = strtol(v, &end, 10);
+    if (*end || end == v || fd < 0 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0) {
+        fprintf(stderr, "revm-guestd: %s %s: not an open file descriptor\n", opt, v);
+        return -1;
+    }
+    return (int)fd;
+}
+
 int main(int argc, char **argv)
 {
     guest_opts o = {.mode = GUEST_MODE_AUTO, .port_name = GUEST_PORT_NAME,
-                    .sysdir = "/sys/class/virtio-ports", .devdir = "/dev", .fd = -1};
+                    .sysdir = "/sys/class/virtio-ports", .devdir = "/dev", .fd = -1,
+                    .ready_fd = -1};
     bool no_power = false;
     bool adopt = false;
     if (argc == 2 && !strcmp(argv[1], GUEST_DESKTOP_ARG)) /* the desktop service's child */
@@ -109,14 +124,9 @@ int main(int argc, char **argv)
             o.mode = GUEST_MODE_LISTEN;
             i++;
         } else if (!strcmp(a, "--fd") && v) {
-            char *end;
-            long fd = strtol(v, &end, 10);
-            if (*end || end == v || fd < 0 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0) {
-                fprintf(stderr, "revm-guestd: --fd %s: not an open file descriptor\n", v);
+            if ((o.fd = open_fd_arg(a, v)) < 0)
                 return 2;
-            }
             o.mode = GUEST_MODE_FD;
-            o.fd = (int)fd;
             i++;
         } else if (!strcmp(a, "--adopt")) {
             adopt = true;
@@ -127,6 +137,14 @@ int main(int argc, char **argv)
             fprintf(stderr, "revm-guestd: %s: unknown option or missing value (see --help)\n", a);
             return 2;
         }
+    }
+    /* In the environment, not an argument: --adopt knows the init's daemon by its having no
+     * arguments (adopt.c). Not handed on to the programs we start. A bad value only costs
+     * the init its wait, so it is said and ignored. */
+    const char *rfd = getenv(GUEST_READY_FD_ENV);
+    if (rfd) {
+        o.ready_fd = open_fd_arg(GUEST_READY_FD_ENV, rfd);
+        unsetenv(GUEST_READY_FD_ENV);
     }
     if (adopt && o.mode == GUEST_MODE_AUTO)
         guest_adopt(); /* returns when there is no running daemon to stand in for */

@@ -8,9 +8,10 @@
 #              bridge's hello) against a FLOOR: the same QEMU command line
 #              (`revmd --print-qemu V`) with the same kernel booting an initramfs whose only
 #              program powers the machine off at once (vm/poweroff.c), QEMU start to QEMU
-#              exit, median of BOOTS boots each. Target <= 1.25x. Then the phases of the last
+#              exit. BOOTS pairs per variant, each a floor boot followed by a VM boot, and
+#              the ratio of the two medians. Target <= 1.25x. Then the phases of the last
 #              boot on the guest's clock (kernel, initramfs, root mount to the guest daemon,
-#              runit), to show which part is above the floor. The VMs boot one at a time, each between its floor runs.
+#              runit), to show which part is above the floor. The VMs boot one at a time.
 #  latency     `revm true` through the supervisor, median of N, against qemu-guest-agent in the
 #              same VM: guest-exec of /bin/true, guest-exec-status polled until it has exited.
 #  throughput  `revm cat` of a 256 MiB guest file (tmpfs, random bytes) against raw
@@ -30,7 +31,7 @@
 # ...'`, on /dev/vportNpM found by name: the fixture has no udev for /dev/virtio-ports/).
 #
 # Env: REVM_BENCH_FIXTURE (debian), BENCH_VM_RUNS (latency runs, 20), BENCH_VM_MIB (256),
-# BENCH_VM_FLOOR_RUNS (4 per variant), BENCH_VM_BOOTS (3 per variant, median),
+# BENCH_VM_BOOTS (5 floor-then-VM pairs per variant, medians),
 # BENCH_VM_VARIANTS (boot: app driver filesystem), BENCH_VM_BOOT_ONLY=1 (the boot figures
 # alone: no latency, throughput or footprint runs).
 . "$(dirname "$0")/../lib.sh"
@@ -38,8 +39,7 @@
 
 RUNS=${BENCH_VM_RUNS:-20}
 MIB=${BENCH_VM_MIB:-256}
-FLOOR_RUNS=${BENCH_VM_FLOOR_RUNS:-4}
-BOOTS=${BENCH_VM_BOOTS:-3}
+BOOTS=${BENCH_VM_BOOTS:-5}
 fixture=${REVM_BENCH_FIXTURE:-debian}
 variants=${BENCH_VM_VARIANTS:-app driver filesystem}
 boot_only=${BENCH_VM_BOOT_ONLY:-}
@@ -108,48 +108,44 @@ floor_args() {
     esac
   done
 }
-# run_floor V N: N floor boots of V's command line, their QEMU start-to-exit times (ns)
+# run_floor V: one floor boot of V's command line; its QEMU start-to-exit time (ns) is
 # appended to floor[V] (a space-separated list).
-declare -A floor=() boot_ns=() last_ns=() phases=() accel=() load=() qpid=()
+declare -A floor=() boots=() last_ns=() phases=() accel=() load=() qpid=()
 run_floor() {
   local v=$1 t0 t1 qp
   floor_args "$v"
-  for _ in $(seq "$2"); do
-    rm -f "$S"/*.sock "$S/floor/$v/"*.sock "$S/floor/$v/console.log"
-    t0=$(now_ns)
-    # A floor that never powers off is a broken floor, not a slow one: give up after 5 minutes.
-    timeout 300 "${qargs[@]}" >>"$T/floor.log" 2>&1 &
-    qp=$!
-    track_pid $qp
-    wait $qp || { cat "$T/floor.log" >&2; fail "floor QEMU ($v) failed or did not power off"; }
-    t1=$(now_ns)
-    grep -q "reboot: Power down" "$S/floor/$v/console.log" || fail "floor VM ($v) did not power down"
-    floor[$v]+=" $((t1 - t0))"
-  done
+  rm -f "$S"/*.sock "$S/floor/$v/"*.sock "$S/floor/$v/console.log"
+  t0=$(now_ns)
+  # A floor that never powers off is a broken floor, not a slow one: give up after 5 minutes.
+  timeout 300 "${qargs[@]}" >>"$T/floor.log" 2>&1 &
+  qp=$!
+  track_pid $qp
+  wait $qp || { cat "$T/floor.log" >&2; fail "floor QEMU ($v) failed or did not power off"; }
+  t1=$(now_ns)
+  grep -q "reboot: Power down" "$S/floor/$v/console.log" || fail "floor VM ($v) did not power down"
+  floor[$v]+=" $((t1 - t0))"
   rm -f "$S"/*.sock
 }
 
-# boot_start V: half of V's floor boots, then `revm start V`, timed, and where its boot went.
-# The machine is shared and TCG speed follows its load: half the floor boots run before the
-# VM and half after it has been stopped (boot_finish), so both sides see the same conditions.
+# boot_start V: BOOTS pairs of one floor boot and one `revm start V` (timed, appended to
+# boots[V]), and where the last boot went; the VM stays up after it. The machine is shared and
+# TCG's speed follows its load, which drifts by seconds over a minute: each VM boot runs right
+# after its floor boot, so a slow spell hits both sides alike, and medians drop the outliers.
 boot_start() {
-  local v=$1 t0 t1 qp
-  run_floor "$v" $(( (FLOOR_RUNS + 1) / 2 ))
+  local v=$1 t0 t1 qp b
   load[$v]=$(cut -d' ' -f1 /proc/loadavg)
-  # BOOTS boots, their median: one boot on a shared machine is too easily an outlier.
-  local b all=()
   for b in $(seq "$BOOTS"); do
     [ "$b" -eq 1 ] || stop_vm "$v"
+    run_floor "$v"
     t0=$(now_ns)
     revm start "$v" >"$T/start.log" 2>&1 || { cat "$T/start.log" "$T/revmd.log" >&2; fail "revm start $v failed"; }
     t1=$(now_ns)
-    all+=("$((t1 - t0))")
+    boots[$v]+=" $((t1 - t0))"
     qp=$(qemu_pid_of "$v")
     [ -n "$qp" ] && track_pid "$qp"
     qpid[$v]=$qp
   done
-  boot_ns[$v]=$(median "${all[@]}")
-  last_ns[$v]=${all[-1]}
+  last_ns[$v]=$((t1 - t0))
   accel[$v]=$(revm status "$v" | sed -n 's/.*accel=\([^ ]*\).*/\1/p')
   # Where the boot goes, on the guest's clock (seconds since the kernel started): the kernel's
   # own log for /init and the root mount, process start times (clock ticks, USER_HZ) of runit's
@@ -165,22 +161,24 @@ boot_start() {
     echo "$(klog "Run /init as init process") $(klog "BTRFS info (device [^)]*): first mount") $(started runsvdir) $(started revm-guestd) $up"' 2>/dev/null) || phases[$v]=
 }
 
-# boot_finish V: stops V (a clean power-down), the other half of its floor boots, and V's lines.
 # stop_vm V: a clean power-down, and its QEMU gone, so what runs next has the machine to itself.
 stop_vm() {
   timeout 120 revm stop "$1" >/dev/null 2>&1 || fail "revm stop $1 failed"
   [ -z "${qpid[$1]}" ] || wait_for 60 sh -c "! kill -0 ${qpid[$1]} 2>/dev/null" || fail "the $1 VM did not stop"
 }
+# runs_s NS...: the runs in seconds, in the order they ran.
+runs_s() { local x out=; for x in "$@"; do out+=" $(printf '%.2f' "$(secs "$x")")"; done; echo "${out# }"; }
+# boot_finish V: stops V (a clean power-down) and prints V's lines.
 boot_lines=
 boot_finish() {
-  local v=$1 f fl fmin fmax
+  local v=$1 f m
   stop_vm "$v"
-  run_floor "$v" $(( FLOOR_RUNS / 2 ))
-  # shellcheck disable=SC2086 # a list of numbers
-  { f=$(median ${floor[$v]}); fmin=$(best ${floor[$v]}); fmax=$(printf '%s\n' ${floor[$v]} | sort -n | tail -n 1); fl=$(set -- ${floor[$v]}; echo $#); }
-  boot_lines+=$(printf 'vm boot %s: revm start %s (to bridge ready) %.2f s (median of %d), floor (same QEMU+kernel, init powers off) %.2f s (median of %d, %.2f-%.2f), ratio %.2fx (target <= 1.25x) [%s fixture, accel %s, host load %s]' \
-    "$v" "$v" "$(secs "${boot_ns[$v]}")" "$BOOTS" "$(secs "$f")" "$fl" "$(secs "$fmin")" "$(secs "$fmax")" \
-    "$(ratio "${boot_ns[$v]}" "$f")" "$fixture" "${accel[$v]}" "${load[$v]}")$'\n'
+  # shellcheck disable=SC2086 # lists of numbers
+  { f=$(median ${floor[$v]}); m=$(median ${boots[$v]}); }
+  # shellcheck disable=SC2086 # lists of numbers
+  boot_lines+=$(printf 'vm boot %s: revm start %s (to bridge ready) %.2f s, floor (same QEMU+kernel, init powers off) %.2f s, ratio %.2fx (target <= 1.25x); medians of %d pairs run floor then VM (VM: %s; floor: %s) [%s fixture, accel %s, host load %s]' \
+    "$v" "$v" "$(secs "$m")" "$(secs "$f")" "$(ratio "$m" "$f")" "$BOOTS" "$(runs_s ${boots[$v]})" "$(runs_s ${floor[$v]})" \
+    "$fixture" "${accel[$v]}" "${load[$v]}")$'\n'
   # shellcheck disable=SC2086 # five numbers
   set -- ${phases[$v]}
   if [ $# -eq 5 ]; then
@@ -189,8 +187,8 @@ boot_finish() {
     # runit's stage 1 runs beside the daemon the init starts early: at ready it may still run.
     local stage1="still running at ready"
     [ "$3" -eq 0 ] || stage1=$(printf '%.2f' "$(echo "$sv - $root" | bc)")
-    boot_lines+=$(printf 'vm boot %s phases (guest clock, s): QEMU start to kernel start %.2f (boot time minus uptime at ready), kernel to /init %.2f, initramfs (modules, root mount) %.2f, root mount to guest daemon %.2f, daemon to ready (first request) %.2f; runit stage 1 (root mount to runsvdir) %s' \
-      "$v" "$(echo "$(secs "${last_ns[$v]}") - $up" | bc)" "$init" "$(echo "$root - $init" | bc)" "$(echo "$gd - $root" | bc)" \
+    boot_lines+=$(printf 'vm boot %s phases of the last boot (%.2f s; guest clock, s): QEMU start to kernel start %.2f (boot time minus uptime at ready), kernel to /init %.2f, initramfs (modules, root mount) %.2f, root mount to guest daemon %.2f, daemon to ready (first request) %.2f; runit stage 1 (root mount to runsvdir) %s' \
+      "$v" "$(secs "${last_ns[$v]}")" "$(echo "$(secs "${last_ns[$v]}") - $up" | bc)" "$init" "$(echo "$root - $init" | bc)" "$(echo "$gd - $root" | bc)" \
       "$(echo "$up - $gd" | bc)" "$stage1")$'\n'
   else
     boot_lines+="vm boot $v phases: not available (the guest lacks dmesg or sed)"$'\n'

@@ -49,6 +49,26 @@ grep -q 'not available yet' "$T/d.log" || fail "no 'waiting' message: $(cat "$T/
 [ "$(grep -c 'not available yet' "$T/d.log")" -eq 1 ] || fail "waiting message repeated"
 ok "missing port: waits quietly"
 
+# --- readiness: the fd named by REVM_GUESTD_READY_FD (the initramfs init waits on it) closes
+# at the first handshake, and neither the fd nor the variable reaches the programs it runs ---
+# A FIFO, not a process substitution: bash would leave a second copy of its fd in the daemon.
+mkfifo "$T/ready"
+(cat "$T/ready" >/dev/null; echo closed >"$T/ready.state") & cpid=$!
+track_pid "$cpid"
+REVM_GUESTD_READY_FD=3 "$GUESTD" --listen "unix:$T/r.sock" 2>"$T/r.log" 3>"$T/ready" & rpid=$!
+track_pid "$rpid"
+wait_for 10 test -S "$T/r.sock" || fail "no socket: $(cat "$T/r.log")"
+sleep 0.5
+[ ! -e "$T/ready.state" ] || fail "the ready fd closed before any host connected"
+# shellcheck disable=SC2016 # expanded by the program's shell
+seen=$(revm --socket "$T/r.sock" sh -c 'echo "[${REVM_GUESTD_READY_FD-}]"; ls -l /proc/$$/fd/') ||
+  fail "no program through the socket: $(cat "$T/r.log")"
+wait_for 10 test -e "$T/ready.state" || fail "the ready fd stayed open after the handshake"
+case "$seen" in "[]"*) ;; *) fail "the program saw REVM_GUESTD_READY_FD: $seen" ;; esac
+case "$seen" in *"$T/ready"*) fail "the program inherited the ready fd: $seen" ;; esac
+kill -TERM "$rpid"; wait "$rpid" || true
+ok "ready fd closed at the handshake, not handed on"
+
 # --- the socket-level tests, against the static build ---
 ran=0
 for t in test_guest_exec test_guest_robust; do

@@ -6,10 +6,10 @@ build_vm_images() {
   "$TOP/scripts/fixtures/build-all.sh" >/dev/null
   local tarball
   tarball=$(ls "$FIXTURES/$fixture"/*.tar.xz | head -n 1)
-  local variants=()
+  local args=()
   local v
-  for v in "${@:-all}"; do variants+=(--variant "$v"); done
-  mkimage "${variants[@]}" --rootfs "$tarball" --sha256sums "$FIXTURES/$fixture/sha256sum.txt" \
+  for v in "${@:-all}"; do args+=(--variant "$v"); done
+  mkimage "${args[@]}" --rootfs "$tarball" --sha256sums "$FIXTURES/$fixture/sha256sum.txt" \
     --kernel "$FIXTURES/kernel/tree" --bridge "$BUILD/lib/revm/revm-guestd" \
     --work "$T/mkimage-work" --out "$out" --quiet
 }
