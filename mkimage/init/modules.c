@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "init-util.h"
@@ -139,6 +140,21 @@ static void each_dependency(const struct module *m, void (*fn)(struct module *))
 static void mark_needed(struct module *m)
 {
     m->needed = true;
+}
+
+static void mark_loaded(struct module *m)
+{
+    if (m->loaded)
+        return;
+    m->loaded = true;
+    each_dependency(m, mark_loaded);
+}
+
+/* Modules that drive no device (filesystems, the power button's input, hash algorithms)
+ * load now whatever the hardware, each after its dependencies. */
+static bool load_now_without_device(const struct module *m)
+{
+    return m->known && !m->devices && !m->needed;
 }
 
 static int loaded_count;
@@ -304,12 +320,39 @@ int load_modules(void)
     fclose(f);
     for (size_t i = 0; i < n_modules; i++)
         each_dependency(&modules[i], mark_needed);
+    /* With a second CPU, a helper process loads the modules that drive no device while we
+     * load the device drivers: btrfs's chain alone is about 0.6 s under TCG (raid6_pq times
+     * its algorithms for 0.27 s), the virtio drivers about 0.1 s. A module both sides need
+     * is loaded once: the kernel makes the second finit_module wait for the first, then
+     * fail with EEXIST, which load_one takes as loaded. */
+    pid_t helper = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? fork() : -1;
+    if (helper == 0) {
+        for (size_t i = 0; i < n_modules; i++)
+            if (load_now_without_device(&modules[i]))
+                load_one(&modules[i]);
+        _exit(loaded_count > 255 ? 255 : loaded_count);
+    }
     /* In list order (mkimage wrote dependencies first), so a bus driver has made its
      * devices visible before the drivers of those devices are looked at. */
     for (size_t i = 0; i < n_modules; i++) {
         struct module *m = &modules[i];
+        if (helper > 0 && load_now_without_device(m))
+            continue;
         if (!m->known || (m->devices ? device_present(m) : !m->needed))
             load_one(m);
+    }
+    if (helper > 0) {
+        int status = 0;
+        while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
+            ;
+        /* Only now: marked earlier, a device driver sharing a dependency with them could
+         * have been loaded before the helper had loaded that dependency. A helper that did
+         * not finish leaves them to be tried again. */
+        for (size_t i = 0; i < n_modules && WIFEXITED(status); i++)
+            if (load_now_without_device(&modules[i]))
+                mark_loaded(&modules[i]);
+        if (WIFEXITED(status))
+            loaded_count += WEXITSTATUS(status);
     }
     return loaded_count;
 }
