@@ -268,11 +268,13 @@ int main(int argc, char **argv)
     if (chroot(".") < 0 || chdir("/") < 0)
         die("chroot " NEWROOT ": %s", strerror(errno));
 
-    /* Once in the new root: the loader keeps only its open module files of the initramfs,
-     * whose memory returns when it ends. */
-    load_rest_in_background();
+    /* The bridge first: with one vCPU, even a loader at nice 19 slows the handshake (a
+     * module's load runs in the kernel, where it is not preempted at will). Once in the
+     * new root: the loader keeps only its open module files of the initramfs, whose memory
+     * returns when it ends. */
     if (o.early_bridge)
         start_bridge();
+    load_rest_in_background();
 
     /* The kernel passes command-line words it does not know to init as arguments
      * (e.g. "single"); hand them on unchanged. */
