@@ -253,7 +253,9 @@ static int setup(struct loop *L, const guest_opts *o, const char *agent)
     L->o = o;
     L->lfd = L->pfd = L->sfd = L->powfd = -1;
     /* Kept from the programs we start, whose fds are their own. */
-    L->ready_fd = o->ready_fd >= 0 && fcntl(o->ready_fd, F_SETFD, FD_CLOEXEC) == 0 ? o->ready_fd : -1;
+    L->ready_fd = -1;
+    if (o->ready_fd >= 0 && fcntl(o->ready_fd, F_SETFD, FD_CLOEXEC) == 0)
+        L->ready_fd = o->ready_fd;
     L->backoff = BACKOFF_MIN_MS;
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;

@@ -244,8 +244,9 @@ static bool device_present(const struct module *m)
         size_t len = strcspn(a, "\n");
         char pattern[256];
         snprintf(pattern, sizeof pattern, "%.*s", (int)len, a);
+        const char *bus = strncmp(pattern, "pci:", 4) ? "virtio" : "pci";
         if (!strncmp(pattern, "scsi:", 5) ? dir_has_entries("/sys/class/scsi_host")
-                                          : bus_has_match(strncmp(pattern, "pci:", 4) ? "virtio" : "pci", pattern))
+                                          : bus_has_match(bus, pattern))
             return true;
         a += len + (a[len] == '\n');
     }
