@@ -3,8 +3,9 @@
 #ifndef BRIDGE_REVM_GUESTD_ADOPT_H
 #define BRIDGE_REVM_GUESTD_ADOPT_H
 
-/* Lives as long as the daemon the init started early, forwarding signals to it; exits when it was told
- * to stop. Returns when there is nothing (more) to adopt: the caller runs the daemon. */
+/* Lives as long as the daemon the init started early, forwarding signals to it; exits when
+ * it was told to stop. Returns when there is nothing (more) to adopt: the caller runs the
+ * daemon. */
 void guest_adopt(void);
 
 #endif

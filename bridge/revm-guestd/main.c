@@ -1,5 +1,6 @@
-/* revm-guestd: the bridge daemon inside each Linux VM. Started by runit in the foreground
- * (/etc/sv/revm-bridge/run), logs to stderr. See revm-guestd/README.md. */
+/* revm-guestd: the bridge daemon inside each Linux VM. Started by the initramfs init before
+ * runit's stage 1 and adopted by runit's service (/etc/sv/revm-bridge/run, --adopt), or
+ * started by that service; stays in the foreground, logs to stderr. See README.md here. */
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
