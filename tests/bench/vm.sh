@@ -199,7 +199,7 @@ boot_finish() {
     # runit's stage 1 runs beside the daemon the init starts early: at ready it may still run.
     local stage1="still running at ready"
     [ "$3" -eq 0 ] || stage1=$(printf '%.2f' "$(echo "$sv - $root" | bc)")
-    boot_lines+=$(printf 'vm boot %s phases of the last boot (%.2f s; guest clock, s): QEMU start to kernel start %.2f (boot time minus uptime at ready), kernel to /init %.2f, initramfs (modules, root mount) %.2f, root mount to guest daemon %.2f, daemon to ready (first request) %.2f; runit stage 1 (root mount to runsvdir) %s' \
+    boot_lines+=$(printf 'vm boot %s phases of the last boot (%.2f s; guest clock, s): QEMU start to kernel start (firmware, the kernel decompressing itself) %.2f (boot time minus uptime at ready), kernel to /init %.2f, initramfs (modules, root mount) %.2f, root mount to guest daemon %.2f, daemon to ready (first request) %.2f; runit stage 1 (root mount to runsvdir) %s' \
       "$v" "$(secs "${last_ns[$v]}")" "$(echo "$(secs "${last_ns[$v]}") - $up" | bc)" "$init" "$(echo "$root - $init" | bc)" "$(echo "$gd - $root" | bc)" \
       "$(echo "$up - $gd" | bc)" "$stage1")$'\n'
   else
